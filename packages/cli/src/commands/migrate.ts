@@ -1,0 +1,20 @@
+import { redactUrl, runMigrations } from "@newsfeed/store";
+import type { Command } from "../cli.ts";
+import { loadConfig } from "../config.ts";
+
+export const migrateCommand: Command = {
+  name: "migrate",
+  summary: "Create the database if needed and apply pending migrations",
+  examples: ["pnpm newsfeed migrate", "DATABASE_URL=postgres://user@db:5432/newsfeed pnpm newsfeed migrate"],
+  async run() {
+    const config = loadConfig();
+    const res = await runMigrations(config.DATABASE_URL);
+    const where = redactUrl(config.DATABASE_URL);
+    if (res.createdDatabase) console.log(`created database ${where}`);
+    console.log(
+      res.applied
+        ? `applied ${res.applied} migration(s); schema at ${res.total} of ${res.total} (${where})`
+        : `schema up to date: ${res.total} of ${res.total} migrations (${where})`,
+    );
+  },
+};

@@ -1,0 +1,56 @@
+/**
+ * The process's configuration: every setting, its environment variable and its
+ * default, read once at the process edge through one zod schema.
+ */
+import { z } from "zod";
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no"])
+    .default(def ? "true" : "false")
+    .transform((v) => v === "true" || v === "1" || v === "yes");
+
+export const envSchema = z.object({
+  DATABASE_URL: z.string().url().default("postgres://postgres@127.0.0.1:5432/newsfeed"),
+  REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+  /** Prefix of every Redis key newsfeed writes (queues and the dedupe index). */
+  NEWSFEED_REDIS_PREFIX: z.string().min(1).default("newsfeed"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  INGEST_CONCURRENCY: int(16, 1),
+  DEDUPE_CONCURRENCY: int(4, 1),
+  SCHEDULER_INTERVAL_MS: int(5_000, 100),
+  FETCH_TIMEOUT_MS: int(30_000, 100),
+  FETCH_MAX_BYTES: int(10 * 1024 * 1024, 1024),
+  USER_AGENT: z.string().min(1).default("newsfeed/0.1 (+https://github.com/newsfeed/newsfeed)"),
+  POLL_MIN_INTERVAL_S: int(300, 1),
+  POLL_MAX_INTERVAL_S: int(86_400, 1),
+  POLL_DEFAULT_INTERVAL_S: int(1_800, 1),
+  DEDUPE_WINDOW_HOURS: int(72, 1),
+  DEDUPE_THRESHOLD: int(7, 0).pipe(z.number().max(32)),
+  DEDUPE_SHINGLE_SIZE: int(3, 1).pipe(z.number().max(8)),
+  /** Serve and poll the bundled sample feeds when no feeds are configured (`newsfeed start`). */
+  NEWSFEED_SAMPLE: bool(true),
+  /** Port of the bundled sample's local HTTP server (127.0.0.1). */
+  NEWSFEED_SAMPLE_PORT: int(8089, 1).pipe(z.number().max(65535)),
+});
+
+export type Config = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Parses the environment; an invalid value throws one line naming the setting. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const res = envSchema.safeParse(env);
+  if (res.success) return res.data;
+  const issue = res.error.issues[0]!;
+  const name = String(issue.path[0] ?? "environment");
+  throw new ConfigError(`invalid ${name}=${JSON.stringify(env[name] ?? "")}: ${issue.message}`);
+}
+
+/** The variables of the schema with their defaults, for docs and `--help`. */
+export function configDefaults(): Record<string, unknown> {
+  return envSchema.parse({});
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+/** The `newsfeed` operator CLI. Exit codes: 0 done, 1 failed, 2 usage error. */
+import { dispatch, UsageError, type Command } from "./cli.ts";
+import { ConfigError } from "./config.ts";
+import { feedsCommand } from "./commands/feeds.ts";
+import { migrateCommand } from "./commands/migrate.ts";
+import { runCommand, startCommand } from "./commands/run.ts";
+import { storiesCommand } from "./commands/stories.ts";
+
+const root: Command = {
+  name: "newsfeed",
+  summary: "newsfeed: poll news feeds, cluster cross-outlet reprints into stories, keep them in Postgres",
+  subcommands: [startCommand, migrateCommand, feedsCommand, runCommand, storiesCommand],
+  examples: ["pnpm newsfeed migrate", "pnpm newsfeed feeds add https://example.com/rss.xml", "pnpm newsfeed run all", "pnpm newsfeed stories --since 24h"],
+};
+
+try {
+  const code = await dispatch(root, process.argv.slice(2), (s) => console.log(s));
+  process.exitCode = code;
+} catch (err) {
+  if (err instanceof UsageError || err instanceof ConfigError) {
+    console.error(`newsfeed: ${err.message}`);
+    process.exitCode = 2;
+  } else {
+    const e = err as Error & { code?: string };
+    console.error(`newsfeed: ${e.message}${e.code && !e.message.includes(e.code) ? ` [${e.code}]` : ""}`);
+    if (process.env.NEWSFEED_DEBUG) console.error(e.stack);
+    process.exitCode = 1;
+  }
+}

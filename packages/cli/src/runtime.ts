@@ -1,0 +1,125 @@
+/**
+ * The process's connections and services, built from the config and closed in
+ * order: schedulers, workers, queues, Redis, the Postgres pool.
+ */
+import { Queue, type Worker } from "bullmq";
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { QUEUES } from "@newsfeed/jobs";
+import { assertSchemaCurrent, createDb, type DbHandle } from "@newsfeed/store";
+import { createIngestWorker, DEFAULT_SCHEDULE, startScheduler, type PollDeps, type Scheduler } from "@newsfeed/ingest";
+import { createDedupeWorker, FingerprintIndex, type DedupeDeps } from "@newsfeed/dedupe";
+import type { Config } from "./config.ts";
+
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  db: DbHandle;
+  redis: Redis;
+  queuePrefix: string;
+  fetchQueue: Queue;
+  itemsQueue: Queue;
+  pollDeps: PollDeps;
+  dedupeDeps: DedupeDeps;
+  /** Closes everything this runtime opened, in order; safe to call twice. */
+  close(): Promise<void>;
+  /** Registers something to stop before the connections close. */
+  onClose(fn: () => Promise<void>): void;
+}
+
+export function createRuntime(config: Config, logger: Logger): Runtime {
+  const db = createDb(config.DATABASE_URL);
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
+  redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  const queuePrefix = `${config.NEWSFEED_REDIS_PREFIX}:q`;
+  const fetchQueue = new Queue(QUEUES.fetch, { connection: redis, prefix: queuePrefix });
+  const itemsQueue = new Queue(QUEUES.items, { connection: redis, prefix: queuePrefix });
+  const index = new FingerprintIndex(redis, {
+    prefix: `${config.NEWSFEED_REDIS_PREFIX}:idx:`,
+    windowMs: config.DEDUPE_WINDOW_HOURS * 3_600_000,
+    threshold: config.DEDUPE_THRESHOLD,
+  });
+  const pollDeps: PollDeps = {
+    db: db.db,
+    itemsQueue,
+    logger,
+    http: { timeoutMs: config.FETCH_TIMEOUT_MS, maxBytes: config.FETCH_MAX_BYTES, userAgent: config.USER_AGENT },
+    schedule: {
+      ...DEFAULT_SCHEDULE,
+      minIntervalMs: config.POLL_MIN_INTERVAL_S * 1000,
+      maxIntervalMs: config.POLL_MAX_INTERVAL_S * 1000,
+      defaultIntervalMs: config.POLL_DEFAULT_INTERVAL_S * 1000,
+    },
+  };
+  const dedupeDeps: DedupeDeps = {
+    db: db.db,
+    index,
+    settings: { shingleSize: config.DEDUPE_SHINGLE_SIZE, minWords: 12 },
+  };
+  const stoppers: (() => Promise<void>)[] = [];
+  let closing: Promise<void> | undefined;
+  return {
+    config, logger, db, redis, queuePrefix, fetchQueue, itemsQueue, pollDeps, dedupeDeps,
+    onClose: (fn) => void stoppers.push(fn),
+    close: () =>
+      (closing ??= (async () => {
+        for (const stop of stoppers.reverse()) await stop().catch((err) => logger.error({ err }, "shutdown step failed"));
+        await fetchQueue.close().catch(() => {});
+        await itemsQueue.close().catch(() => {});
+        await redis.quit().catch(() => redis.disconnect());
+        await db.close();
+      })()),
+  };
+}
+
+export type Role = "ingest" | "dedupe" | "all";
+
+export interface Services {
+  scheduler?: Scheduler;
+  workers: Worker[];
+}
+
+/** Starts the services of `role` on the runtime; refuses a schema that is behind. */
+export async function startServices(rt: Runtime, role: Role): Promise<Services> {
+  await assertSchemaCurrent(rt.db.pool);
+  const services: Services = { workers: [] };
+  if (role === "ingest" || role === "all") {
+    const worker = createIngestWorker({
+      connection: rt.redis, prefix: rt.queuePrefix, concurrency: rt.config.INGEST_CONCURRENCY,
+      deps: rt.pollDeps, logger: rt.logger,
+    });
+    const scheduler = startScheduler({
+      db: rt.db.db, fetchQueue: rt.fetchQueue, logger: rt.logger, intervalMs: rt.config.SCHEDULER_INTERVAL_MS,
+      batchSize: 500, leaseMs: 10 * 60_000,
+    });
+    services.scheduler = scheduler;
+    services.workers.push(worker);
+    rt.onClose(() => worker.close());
+    rt.onClose(() => scheduler.stop());
+  }
+  if (role === "dedupe" || role === "all") {
+    const worker = createDedupeWorker({
+      connection: rt.redis, prefix: rt.queuePrefix, concurrency: rt.config.DEDUPE_CONCURRENCY,
+      deps: rt.dedupeDeps, logger: rt.logger,
+    });
+    services.workers.push(worker);
+    rt.onClose(() => worker.close());
+  }
+  rt.logger.info({ role }, "newsfeed services started");
+  return services;
+}
+
+/** Waits for SIGINT/SIGTERM, then closes the runtime; a second signal exits at once. */
+export function closeOnSignal(rt: Runtime): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const handler = (signal: NodeJS.Signals) => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      rt.logger.info({ signal }, "shutting down");
+      void rt.close().then(resolve);
+    };
+    process.on("SIGINT", handler);
+    process.on("SIGTERM", handler);
+  });
+}

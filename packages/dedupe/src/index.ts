@@ -1,0 +1,8 @@
+export { cleanText, htmlToText, normalizeUnicode, words } from "./text/clean.ts";
+export {
+  shingles, simhash, hamming, toSigned64, fromSigned64, bands16, type Fingerprint,
+} from "./fingerprint/simhash.ts";
+export { prepareDoc, itemRef, DEFAULT_FINGERPRINT, type FingerprintOptions, type PreparedDoc } from "./fingerprint/document.ts";
+export { FingerprintIndex, type IndexOptions, type IndexEntry, type Assignment } from "./index/fingerprint-index.ts";
+export { dedupeBatch, prepareItem, type DedupeDeps, type DedupeSettings, type PreparedItem } from "./pipeline.ts";
+export { createDedupeWorker, type DedupeWorkerOptions } from "./worker.ts";

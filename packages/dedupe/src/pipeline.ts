@@ -1,0 +1,69 @@
+import type { ItemPayload } from "@newsfeed/jobs";
+import { saveAssignments, type AssignedItem, type Db, type SaveResult } from "@newsfeed/store";
+import { itemRef, prepareDoc, type FingerprintOptions } from "./fingerprint/document.ts";
+import { shingles, simhash, toSigned64, type Fingerprint } from "./fingerprint/simhash.ts";
+import type { FingerprintIndex } from "./index/fingerprint-index.ts";
+import { cleanText, words } from "./text/clean.ts";
+
+export interface DedupeSettings extends FingerprintOptions {
+  /** Bodies with fewer words than this are fingerprinted with their title. */
+  minWords: number;
+}
+
+export interface DedupeDeps {
+  db: Db;
+  index: FingerprintIndex;
+  settings: DedupeSettings;
+}
+
+export interface PreparedItem {
+  item: ItemPayload;
+  ref: string;
+  text: string;
+  fp: Fingerprint;
+  ts: number;
+}
+
+/** Cleans and fingerprints one item (pure). */
+export function prepareItem(item: ItemPayload, settings: DedupeSettings): PreparedItem {
+  const ref = itemRef(item.feedId, item.identityKey);
+  const doc = prepareDoc(item.content, settings);
+  let fp = doc.fp;
+  const tokens = words(doc.text);
+  if (tokens.length < settings.minWords) {
+    // Too short to fingerprint on its own: the title joins in; with no words at all the
+    // item can only match itself.
+    const all = [...words(cleanText(item.title)), ...tokens];
+    fp = simhash(all.length ? shingles(all, settings.shingleSize) : [ref]);
+  }
+  const ts = Date.parse(item.publishedAt ?? item.seenAt);
+  return { item, ref, text: doc.text, fp, ts };
+}
+
+/**
+ * The dedupe stage for one batch: clean + fingerprint, one atomic Lua call for
+ * candidates and assignment, one idempotent transaction in Postgres.
+ */
+export async function dedupeBatch(deps: DedupeDeps, items: readonly ItemPayload[]): Promise<SaveResult> {
+  const prepared = items.map((it) => prepareItem(it, deps.settings));
+  const assignments = await deps.index.assign(prepared.map((p) => ({ ref: p.ref, ts: p.ts, fp: p.fp })));
+  const rows: AssignedItem[] = prepared.map((p, i) => {
+    const a = assignments[i]!;
+    return {
+      feedId: p.item.feedId,
+      identityKey: p.item.identityKey,
+      guid: p.item.guid,
+      url: p.item.url,
+      canonicalUrl: p.item.canonicalUrl,
+      title: p.item.title,
+      text: p.text,
+      publishedAt: p.item.publishedAt ? new Date(p.item.publishedAt) : null,
+      seenAt: new Date(p.item.seenAt),
+      contentHash: p.item.contentHash,
+      simhash: toSigned64(p.fp),
+      storyKey: a.storyKey,
+      distance: a.distance,
+    };
+  });
+  return saveAssignments(deps.db, rows);
+}

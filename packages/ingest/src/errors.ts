@@ -1,0 +1,22 @@
+/** Classified ingest failures; `code` is stored on the feed and the fetch as the error class. */
+export type IngestErrorCode =
+  | "timeout"
+  | "network"
+  | "http_status"
+  | "too_large"
+  | "gone"
+  | "parse"
+  | "invalid_url";
+
+export class IngestError extends Error {
+  constructor(
+    readonly code: IngestErrorCode,
+    message: string,
+    options?: { cause?: unknown; status?: number },
+  ) {
+    super(message, options);
+    this.name = "IngestError";
+    this.status = options?.status;
+  }
+  readonly status: number | undefined;
+}

@@ -1,0 +1,87 @@
+import { createHash } from "node:crypto";
+import type { ItemPayload } from "@newsfeed/jobs";
+import type { ParsedFeed, RawItem } from "./parse/parse-feed.ts";
+
+const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
+
+/** Query parameters that track clicks and never identify content. */
+const TRACKING = /^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|igshid|_hsenc|_hsmi|mkt_tok|ref_src|cmpid)$/i;
+
+/** Resolves `link` against `base`; null when it is not an http(s) URL. */
+export function resolveUrl(link: string | null, base: string): string | null {
+  if (!link) return null;
+  try {
+    const u = new URL(link, base);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.toString() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The URL without tracking parameters and fragment: used for matching, not identity. */
+export function canonicalizeUrl(url: string | null): string | null {
+  if (!url) return null;
+  try {
+    const u = new URL(url);
+    for (const key of [...u.searchParams.keys()]) if (TRACKING.test(key)) u.searchParams.delete(key);
+    u.hash = "";
+    u.hostname = u.hostname.toLowerCase();
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * Parses a feed date. Zone-less times are read as UTC. Dates that cannot be
+ * read give null; dates more than `maxFutureMs` after `now` are clamped to now.
+ */
+export function parseDate(text: string | null, now: Date, maxFutureMs = 24 * 3600_000): Date | null {
+  if (!text) return null;
+  const t = text.trim();
+  const isoNoZone = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(t);
+  const ms = Date.parse(isoNoZone ? `${t.replace(" ", "T")}Z` : t);
+  if (Number.isNaN(ms)) return null;
+  if (ms > now.getTime() + maxFutureMs) return new Date(now.getTime());
+  return new Date(ms);
+}
+
+/** Identity within a feed: guid, else canonical link, else a hash of title + content. */
+export function identityOf(item: RawItem, canonicalUrl: string | null): string {
+  if (item.guid) return `guid:${item.guid}`;
+  if (canonicalUrl) return `url:${canonicalUrl}`;
+  return `hash:${sha256(`${item.title}\u0000${item.content}`).slice(0, 32)}`;
+}
+
+/**
+ * Turns parsed items into queue payloads. Links resolve against the feed's
+ * link, then its URL; a guid repeated inside one fetch gets a #2, #3 … suffix
+ * so that both entries are kept.
+ */
+export function normalizeItems(feed: ParsedFeed, ctx: { feedId: number; feedUrl: string; seenAt: Date }): ItemPayload[] {
+  const base = resolveUrl(feed.link, ctx.feedUrl) ?? ctx.feedUrl;
+  const seen = new Map<string, number>();
+  const out: ItemPayload[] = [];
+  for (const raw of feed.items) {
+    const url = resolveUrl(raw.link, base);
+    const canonicalUrl = canonicalizeUrl(url);
+    let identityKey = identityOf(raw, canonicalUrl);
+    const n = (seen.get(identityKey) ?? 0) + 1;
+    seen.set(identityKey, n);
+    if (n > 1) identityKey = `${identityKey}#${n}`;
+    const published = parseDate(raw.date, ctx.seenAt);
+    out.push({
+      feedId: ctx.feedId,
+      identityKey,
+      guid: raw.guid,
+      url,
+      canonicalUrl,
+      title: raw.title,
+      content: raw.content,
+      publishedAt: published ? published.toISOString() : null,
+      seenAt: ctx.seenAt.toISOString(),
+      contentHash: sha256(`${raw.title}\u0000${raw.content}\u0000${url ?? ""}`).slice(0, 32),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,36 @@
+import pg from "pg";
+import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
+import * as schema from "./schema.ts";
+
+export type Db = NodePgDatabase<typeof schema> & { $client: pg.Pool };
+
+export interface DbHandle {
+  db: Db;
+  pool: pg.Pool;
+  /** Ends the pool; safe to call twice. */
+  close(): Promise<void>;
+}
+
+export interface CreateDbOptions {
+  /** Pool size (default 10). */
+  max?: number;
+  applicationName?: string;
+}
+
+/** Opens a pool to `url`. Nothing connects until the first query. */
+export function createDb(url: string, opts: CreateDbOptions = {}): DbHandle {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName ?? "newsfeed",
+  });
+  // An idle client that loses its connection must not crash the process.
+  pool.on("error", () => {});
+  const db = drizzle(pool, { schema }) as Db;
+  let closed: Promise<void> | undefined;
+  return {
+    db,
+    pool,
+    close: () => (closed ??= pool.end()),
+  };
+}

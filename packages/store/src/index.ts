@@ -1,0 +1,15 @@
+export { createDb, type Db, type DbHandle, type CreateDbOptions } from "./client.ts";
+export { StoreError } from "./errors.ts";
+export {
+  runMigrations, ensureDatabase, schemaStatus, assertSchemaCurrent, redactUrl, MIGRATIONS_FOLDER,
+  type MigrateResult, type SchemaStatus,
+} from "./migrate.ts";
+export * as schema from "./schema.ts";
+export {
+  addFeed, listFeeds, getFeed, countFeeds, claimDueFeeds, makeAllFeedsDue,
+  type Feed, type AddFeedResult, type ClaimedFeed,
+} from "./queries/feeds.ts";
+export { recordFetch, type FetchRecord, type FetchOutcome, type FeedUpdate } from "./queries/fetches.ts";
+export {
+  saveAssignments, listStories, tableCounts, type AssignedItem, type SaveResult, type StoryRow,
+} from "./queries/stories.ts";
