@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { canonicalizeUrl, identityOf, normalizeItems, parseDate, resolveUrl } from "./normalize.ts";
+import type { ParsedFeed, RawItem } from "./parse/parse-feed.ts";
+
+const raw = (over: Partial<RawItem>): RawItem => ({ guid: null, link: null, title: "T", content: "C", date: null, ...over });
+const now = new Date("2026-11-27T12:00:00Z");
+
+describe("identityOf", () => {
+  it.each([
+    { name: "guid first", item: raw({ guid: "g1", link: "https://a/x" }), canon: "https://a/x", want: "guid:g1" },
+    { name: "canonical link when no guid", item: raw({ link: "https://a/x?utm_source=rss" }), canon: "https://a/x", want: "url:https://a/x" },
+    { name: "hash of title + content otherwise", item: raw({}), canon: null, want: /^hash:[0-9a-f]{32}$/ },
+  ])("$name", ({ item, canon, want }) => {
+    const id = identityOf(item, canon);
+    if (typeof want === "string") expect(id).toBe(want);
+    else expect(id).toMatch(want);
+  });
+  it("hashes differ when title or content differ", () => {
+    expect(identityOf(raw({ title: "a" }), null)).not.toBe(identityOf(raw({ title: "b" }), null));
+    expect(identityOf(raw({ content: "a" }), null)).not.toBe(identityOf(raw({ content: "b" }), null));
+  });
+});
+
+describe("canonicalizeUrl", () => {
+  it.each([
+    ["https://Example.com/a?utm_source=rss&utm_medium=x&id=3#top", "https://example.com/a?id=3"],
+    ["https://example.com/a?fbclid=1&gclid=2", "https://example.com/a"],
+    ["https://example.com/a?page=2", "https://example.com/a?page=2"],
+    [null, null],
+  ])("%s → %s", (input, want) => {
+    expect(canonicalizeUrl(input)).toBe(want);
+  });
+});
+
+describe("resolveUrl", () => {
+  it.each([
+    ["/news/1", "https://site.example/feed.xml", "https://site.example/news/1"],
+    ["2", "https://site.example/news/", "https://site.example/news/2"],
+    ["https://other.example/x", "https://site.example/", "https://other.example/x"],
+    ["javascript:alert(1)", "https://site.example/", null],
+    [null, "https://site.example/", null],
+  ])("%s against %s", (link, base, want) => {
+    expect(resolveUrl(link, base)).toBe(want);
+  });
+});
+
+describe("parseDate", () => {
+  it.each([
+    { text: "Thu, 26 Nov 2026 07:15:00 GMT", want: "2026-11-26T07:15:00.000Z" },
+    { text: "2026-11-26T07:15:00+02:00", want: "2026-11-26T05:15:00.000Z" },
+    { text: "2026-11-26T07:15:00", want: "2026-11-26T07:15:00.000Z" }, // zone-less: UTC
+    { text: "2026-11-26 07:15", want: "2026-11-26T07:15:00.000Z" },
+    { text: "2027-05-01T00:00:00Z", want: now.toISOString() }, // far future: clamped to now
+    { text: "not a date", want: null },
+    { text: null, want: null },
+  ])("$text", ({ text, want }) => {
+    expect(parseDate(text, now)?.toISOString() ?? null).toBe(want);
+  });
+});
+
+describe("normalizeItems", () => {
+  const feed: ParsedFeed = {
+    title: "F",
+    link: "https://site.example/",
+    items: [
+      raw({ guid: "dup", link: "/a", title: "A" }),
+      raw({ guid: "dup", link: "/b", title: "B" }),
+      raw({ link: "/c?utm_campaign=x", title: "C", date: "2026-11-26T10:00:00Z" }),
+    ],
+  };
+  const items = normalizeItems(feed, { feedId: 7, feedUrl: "https://site.example/feed.xml", seenAt: now });
+
+  it("tells repeated guids inside one fetch apart", () => {
+    expect(items.map((i) => i.identityKey)).toEqual(["guid:dup", "guid:dup#2", "url:https://site.example/c"]);
+  });
+  it("resolves links and strips tracking parameters for the canonical URL only", () => {
+    expect(items[2]!.url).toBe("https://site.example/c?utm_campaign=x");
+    expect(items[2]!.canonicalUrl).toBe("https://site.example/c");
+  });
+  it("keeps the published date and the time seen", () => {
+    expect(items[2]!.publishedAt).toBe("2026-11-26T10:00:00.000Z");
+    expect(items[0]!.publishedAt).toBeNull();
+    expect(items[0]!.seenAt).toBe(now.toISOString());
+  });
+  it("changes the content hash, not the identity, when an item is edited", () => {
+    const edited = normalizeItems(
+      { ...feed, items: [raw({ guid: "dup", link: "/a", title: "A", content: "C2" })] },
+      { feedId: 7, feedUrl: "https://site.example/feed.xml", seenAt: now },
+    );
+    expect(edited[0]!.identityKey).toBe(items[0]!.identityKey);
+    expect(edited[0]!.contentHash).not.toBe(items[0]!.contentHash);
+  });
+});

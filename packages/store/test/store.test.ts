@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  addFeed, assertSchemaCurrent, claimDueFeeds, createDb, ensureDatabase, listStories, saveAssignments,
+  schemaStatus, StoreError, tableCounts, type AssignedItem,
+} from "@newsfeed/store";
+import { createTestDatabase, TEST_ADMIN_URL, type TestDatabase } from "@newsfeed/store/testing";
+import pg from "pg";
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(async () => {
+  await t.drop();
+});
+
+const item = (over: Partial<AssignedItem> & Pick<AssignedItem, "feedId" | "identityKey" | "storyKey">): AssignedItem => ({
+  guid: null, url: null, canonicalUrl: null, title: `title ${over.identityKey}`, text: "some text",
+  publishedAt: null, seenAt: new Date("2026-11-27T10:00:00Z"), contentHash: "h1", simhash: 1n, distance: 0, ...over,
+});
+
+/** Every row of the pipeline's tables with its xmin: equal snapshots mean no row was written. */
+async function snapshot(pool: pg.Pool): Promise<string> {
+  const parts = [];
+  for (const table of ["items", "stories", "story_items"]) {
+    const { rows } = await pool.query(`SELECT xmin::text, * FROM ${table} ORDER BY 2, 3`);
+    parts.push(JSON.stringify(rows));
+  }
+  return parts.join("\n");
+}
+
+describe("migrations", () => {
+  it("leave the schema current", async () => {
+    await expect(schemaStatus(t.pool)).resolves.toMatchObject({ upToDate: true });
+    await expect(assertSchemaCurrent(t.pool)).resolves.toBeUndefined();
+  });
+  it("are required before services start", async () => {
+    const url = new URL(TEST_ADMIN_URL);
+    url.pathname = `/${t.name}_empty`;
+    await ensureDatabase(url.toString());
+    const empty = createDb(url.toString());
+    try {
+      await expect(assertSchemaCurrent(empty.pool)).rejects.toSatisfy(
+        (e) => e instanceof StoreError && e.code === "SCHEMA_BEHIND" && /newsfeed migrate/.test(e.message),
+      );
+    } finally {
+      await empty.close();
+      const admin = new pg.Client({ connectionString: TEST_ADMIN_URL });
+      await admin.connect();
+      await admin.query(`DROP DATABASE ${pg.escapeIdentifier(`${t.name}_empty`)} WITH (FORCE)`);
+      await admin.end();
+    }
+  });
+});
+
+describe("feeds", () => {
+  it("adds a URL once", async () => {
+    const a = await addFeed(t.db, { url: "https://once.example/rss" });
+    const b = await addFeed(t.db, { url: "https://once.example/rss" });
+    expect(a.created).toBe(true);
+    expect(b).toMatchObject({ created: false, feed: { id: a.feed.id } });
+  });
+  it("lets only one scheduler claim a due feed", async () => {
+    const { feed } = await addFeed(t.db, { url: "https://claim.example/rss" });
+    const now = new Date(Date.now() + 3600_000);
+    const [x, y] = await Promise.all([
+      claimDueFeeds(t.db, { limit: 100, leaseMs: 60_000, now }),
+      claimDueFeeds(t.db, { limit: 100, leaseMs: 60_000, now }),
+    ]);
+    const claims = [...x, ...y].filter((f) => f.id === feed.id);
+    expect(claims).toHaveLength(1);
+  });
+});
+
+describe("saveAssignments", () => {
+  it("stores items, stories and memberships, and saving again changes no row", async () => {
+    const f1 = (await addFeed(t.db, { url: "https://s1.example/rss" })).feed.id;
+    const f2 = (await addFeed(t.db, { url: "https://s2.example/rss" })).feed.id;
+    const batch = [
+      item({ feedId: f1, identityKey: "a", storyKey: "S1", publishedAt: new Date("2026-11-27T09:00:00Z"), text: "short" }),
+      item({ feedId: f2, identityKey: "b", storyKey: "S1", publishedAt: new Date("2026-11-27T08:00:00Z"), distance: 3 }),
+      item({ feedId: f2, identityKey: "c", storyKey: "S2" }),
+    ];
+    const first = await saveAssignments(t.db, batch);
+    expect(first).toMatchObject({ itemsInserted: 3, storiesCreated: 2, membershipsAdded: 3 });
+    const before = await snapshot(t.pool);
+    const again = await saveAssignments(t.db, batch);
+    expect(again).toEqual({ itemsInserted: 0, itemsUpdated: 0, storiesCreated: 0, membershipsAdded: 0, storiesUpdated: 0 });
+    expect(await snapshot(t.pool)).toBe(before);
+
+    const stories = await listStories(t.db, { limit: 10 });
+    const s1 = stories.find((s) => s.copies === 2)!;
+    // Canonical member: the earliest published copy.
+    expect(s1).toMatchObject({ outlets: 2, title: "title b" });
+  });
+
+  it("follows a new earliest copy and updates an edited item in place", async () => {
+    const f = (await addFeed(t.db, { url: "https://s3.example/rss" })).feed.id;
+    await saveAssignments(t.db, [item({ feedId: f, identityKey: "x", storyKey: "S3", publishedAt: new Date("2026-11-27T09:00:00Z") })]);
+    await saveAssignments(t.db, [
+      item({ feedId: f, identityKey: "y", storyKey: "S3", publishedAt: new Date("2026-11-27T07:00:00Z"), title: "earlier" }),
+    ]);
+    const res = await saveAssignments(t.db, [
+      item({ feedId: f, identityKey: "x", storyKey: "S3", contentHash: "h2", title: "x edited", seenAt: new Date("2026-11-27T11:00:00Z") }),
+    ]);
+    expect(res).toMatchObject({ itemsInserted: 0, itemsUpdated: 1, membershipsAdded: 0 });
+    const { rows } = await t.pool.query(
+      `SELECT s.title, s.copies, (SELECT count(*)::int FROM items WHERE feed_id = $1) AS n FROM stories s WHERE key = 'S3'`,
+      [f],
+    );
+    expect(rows[0]).toEqual({ title: "earlier", copies: 2, n: 2 });
+    const counts = await tableCounts(t.db);
+    expect(counts.items).toBe(counts.storyItems);
+  });
+});
