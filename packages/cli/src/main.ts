@@ -22,8 +22,12 @@ try {
     console.error(`newsfeed: ${err.message}`);
     process.exitCode = 2;
   } else {
-    const e = err as Error & { code?: string };
-    console.error(`newsfeed: ${e.message}${e.code && !e.message.includes(e.code) ? ` [${e.code}]` : ""}`);
+    const e = err as Error & { code?: string; port?: number };
+    const hint =
+      e.code === "ECONNREFUSED"
+        ? ` (is ${e.port === 6379 ? "Redis" : e.port === 5432 ? "Postgres" : "the service"} running? see DATABASE_URL and REDIS_URL)`
+        : "";
+    console.error(`newsfeed: ${e.message}${hint}${e.code && !e.message.includes(e.code) && !hint ? ` [${e.code}]` : ""}`);
     if (process.env.NEWSFEED_DEBUG) console.error(e.stack);
     process.exitCode = 1;
   }

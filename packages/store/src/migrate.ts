@@ -89,6 +89,9 @@ export async function assertSchemaCurrent(pool: pg.Pool): Promise<void> {
   try {
     status = await schemaStatus(pool);
   } catch (cause) {
+    if ((cause as { code?: string }).code === "3D000") {
+      throw new StoreError("SCHEMA_BEHIND", `${(cause as Error).message}: run \`pnpm newsfeed migrate\``, { cause });
+    }
     throw new StoreError("DB_UNREACHABLE", `cannot read the schema version: ${(cause as Error).message}`, { cause });
   }
   if (status.applied < status.expected) {

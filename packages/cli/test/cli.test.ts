@@ -1,0 +1,125 @@
+/** The `newsfeed` command as an operator runs it: exit codes, one-line errors, real database. */
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { TEST_ADMIN_URL } from "@newsfeed/store/testing";
+
+const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+const TSX = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
+
+const dbName = `nf_cli_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
+const dbUrl = (() => {
+  const u = new URL(TEST_ADMIN_URL);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+})();
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function newsfeed(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      TSX,
+      [MAIN, ...args],
+      { env: { ...process.env, DATABASE_URL: dbUrl, LOG_LEVEL: "warn", ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+afterAll(async () => {
+  const admin = new pg.Client({ connectionString: TEST_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbName)} WITH (FORCE)`);
+  await admin.end();
+});
+
+describe.concurrent("usage errors", () => {
+  it.each([
+    { args: ["bogus"], msg: /unknown command 'bogus'/ },
+    { args: ["feeds"], msg: /'newsfeed feeds' needs a command/ },
+    { args: ["feeds", "add"], msg: /missing <url>/ },
+    { args: ["feeds", "add", "ftp://x.example/feed"], msg: /unsupported URL scheme 'ftp:'/ },
+    { args: ["feeds", "add", "not a url"], msg: /not a URL/ },
+    { args: ["stories", "--limit", "0"], msg: /--limit must be a whole number/ },
+    { args: ["stories", "--since", "soon"], msg: /--since must be a duration/ },
+    { args: ["stories", "--nope"], msg: /Unknown option '--nope'/ },
+    { args: ["run", "everything"], msg: /unknown role 'everything'/ },
+  ])("newsfeed $args exits 2 with one line", async ({ args, msg }) => {
+    const r = await newsfeed(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(msg);
+  });
+
+  it("names the setting when the configuration is invalid", async () => {
+    const r = await newsfeed(["stories"], { DEDUPE_WINDOW_HOURS: "soon" });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^newsfeed: invalid DEDUPE_WINDOW_HOURS="soon"/);
+  });
+
+  it.each([[[]], [["--help"]], [["feeds", "--help"]], [["feeds", "import", "--help"]], [["run", "-h"]], [["stories", "--help"]]])(
+    "newsfeed %j prints help and exits 0",
+    async (args) => {
+      const r = await newsfeed(args);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/Usage: newsfeed/);
+    },
+  );
+});
+
+describe("against a database", () => {
+  it("refuses to run services before migrations, then migrates", async () => {
+    // The database does not exist yet: `run` cannot start, `migrate` creates it.
+    const refused = await newsfeed(["run", "dedupe"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toMatch(/^newsfeed: database "nf_cli_\w+" does not exist: run `pnpm newsfeed migrate`/);
+    const m = await newsfeed(["migrate"]);
+    expect(m.code).toBe(0);
+    expect(m.stdout).toMatch(/created database/);
+    expect(m.stdout).toMatch(/applied \d+ migration/);
+    const again = await newsfeed(["migrate"]);
+    expect(again.stdout).toMatch(/schema up to date/);
+  });
+
+  it("adds, lists, exports and re-imports feeds", async () => {
+    expect((await newsfeed(["feeds", "add", "https://a.example/rss"])).stdout).toMatch(/added feed \d+/);
+    expect((await newsfeed(["feeds", "add", "https://a.example/rss"])).stdout).toMatch(/already exists/);
+    const dir = await mkdtemp(join(tmpdir(), "nf-opml-"));
+    const opml = join(dir, "in.opml");
+    await writeFile(
+      opml,
+      `<opml version="2.0"><body><outline text="B" xmlUrl="https://b.example/atom"/><outline text="A" xmlUrl="https://a.example/rss"/><outline text="bad" xmlUrl="file:///etc/passwd"/></body></opml>`,
+    );
+    const imp = await newsfeed(["feeds", "import", opml]);
+    expect(imp.code).toBe(0);
+    expect(imp.stdout).toMatch(/3 feeds in .*: 1 added, 1 already present, 1 skipped/);
+    const list = JSON.parse((await newsfeed(["feeds", "list", "--json"])).stdout) as { url: string }[];
+    expect(list.map((f) => f.url).sort()).toEqual(["https://a.example/rss", "https://b.example/atom"]);
+
+    const exported = await newsfeed(["feeds", "export"]);
+    const out = join(dir, "out.opml");
+    await writeFile(out, exported.stdout);
+    const reimport = await newsfeed(["feeds", "import", out]);
+    expect(reimport.stdout).toMatch(/2 feeds in .*: 0 added, 2 already present, 0 skipped/);
+
+    const missing = await newsfeed(["feeds", "import", join(dir, "nope.opml")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read .*nope.opml: ENOENT/);
+  });
+
+  it("prints stories, or says there are none", async () => {
+    const r = await newsfeed(["stories", "--since", "1h"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/no stories seen since/);
+  });
+});
