@@ -1,6 +1,6 @@
 export { cleanText, htmlToText, normalizeUnicode, words } from "./text/clean.ts";
 export {
-  shingles, simhash, hamming, toSigned64, fromSigned64, bands16, type Fingerprint,
+  shingles, simhash, simhashTokens, hamming, toSigned64, fromSigned64, bands16, type Fingerprint,
 } from "./fingerprint/simhash.ts";
 export { prepareDoc, itemRef, DEFAULT_FINGERPRINT, type FingerprintOptions, type PreparedDoc } from "./fingerprint/document.ts";
 export { FingerprintIndex, type IndexOptions, type IndexEntry, type Assignment } from "./index/fingerprint-index.ts";

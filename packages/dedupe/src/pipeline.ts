@@ -1,7 +1,7 @@
 import type { ItemPayload } from "@newsfeed/jobs";
 import { saveAssignments, type AssignedItem, type Db, type SaveResult } from "@newsfeed/store";
 import { itemRef, prepareDoc, type FingerprintOptions } from "./fingerprint/document.ts";
-import { shingles, simhash, toSigned64, type Fingerprint } from "./fingerprint/simhash.ts";
+import { simhash, simhashTokens, toSigned64, type Fingerprint } from "./fingerprint/simhash.ts";
 import type { FingerprintIndex } from "./index/fingerprint-index.ts";
 import { cleanText, words } from "./text/clean.ts";
 
@@ -34,7 +34,7 @@ export function prepareItem(item: ItemPayload, settings: DedupeSettings): Prepar
     // Too short to fingerprint on its own: the title joins in; with no words at all the
     // item can only match itself.
     const all = [...words(cleanText(item.title)), ...tokens];
-    fp = simhash(all.length ? shingles(all, settings.shingleSize) : [ref]);
+    fp = all.length ? simhashTokens(all, settings.shingleSize) : simhash([ref]);
   }
   const ts = Date.parse(item.publishedAt ?? item.seenAt);
   return { item, ref, text: doc.text, fp, ts };

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { cleanText, words } from "../text/clean.ts";
-import { shingles, simhash, type Fingerprint } from "./simhash.ts";
+import { simhashTokens, type Fingerprint } from "./simhash.ts";
 
 export interface FingerprintOptions {
   /** Words per shingle. */
@@ -17,7 +17,7 @@ export interface PreparedDoc {
 /** Cleans a body and fingerprints it: the pure half of the dedupe stage. */
 export function prepareDoc(body: string, opts: FingerprintOptions = DEFAULT_FINGERPRINT): PreparedDoc {
   const text = cleanText(body);
-  return { text, fp: simhash(shingles(words(text), opts.shingleSize)) };
+  return { text, fp: simhashTokens(words(text), opts.shingleSize) };
 }
 
 /** The index id of an item: stable across fetches, short. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { words } from "../text/clean.ts";
-import { bands16, fromSigned64, hamming, shingles, simhash, toSigned64 } from "./simhash.ts";
+import { bands16, fromSigned64, hamming, shingles, simhash, simhashTokens, toSigned64, type Fingerprint } from "./simhash.ts";
 
 const BASE =
   "The central bank left its benchmark interest rate unchanged on Thursday, saying inflation had eased " +
@@ -15,7 +15,12 @@ const OTHER =
   "flights at first light, and the regional government asked the army for help clearing firebreaks before " +
   "temperatures rise again in the afternoon, when forecasters expect gusts of up to sixty kilometres an hour.";
 
-const fp = (text: string, n = 3) => simhash(shingles(words(text), n));
+// Both implementations must behave as a simhash: the pipeline's (token hashes mixed per
+// shingle) and the reference one over shingle strings.
+const IMPLS: { impl: string; fp: (text: string) => Fingerprint }[] = [
+  { impl: "simhashTokens", fp: (text) => simhashTokens(words(text), 3) },
+  { impl: "simhash(shingles)", fp: (text) => simhash(shingles(words(text), 3)) },
+];
 
 describe("shingles", () => {
   it.each([
@@ -32,7 +37,7 @@ describe("shingles", () => {
   });
 });
 
-describe("simhash", () => {
+describe.each(IMPLS)("$impl", ({ fp }) => {
   it("gives the same hash for the same text", () => {
     expect(fp(BASE)).toEqual(fp(BASE));
     expect(hamming(fp(BASE), fp(BASE))).toBe(0);
@@ -69,6 +74,16 @@ describe("simhash", () => {
     }
     expect(sum / pairs).toBeGreaterThan(28);
     expect(sum / pairs).toBeLessThan(36);
+  });
+});
+
+describe("simhashTokens", () => {
+  it("treats fewer tokens than the shingle size as one shingle, and no tokens as zero", () => {
+    expect(simhashTokens(["a", "b"], 3)).toEqual(simhashTokens(["a", "b"], 2));
+    expect(simhashTokens([], 3)).toEqual({ hi: 0, lo: 0 });
+  });
+  it("depends on word order inside a shingle", () => {
+    expect(simhashTokens(["a", "b", "c"], 3)).not.toEqual(simhashTokens(["c", "b", "a"], 3));
   });
 });
 

@@ -53,6 +53,71 @@ export function simhash(features: readonly string[]): Fingerprint {
   return { hi: hi >>> 0, lo: lo >>> 0 };
 }
 
+/** Finishes a 32-bit hash (murmur3's avalanche). */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+// Bit-sliced vertical counters: plane k holds bit k of the vote count of each of the
+// 32 bit positions, so adding a feature's half costs about two word operations
+// instead of 32 (a ripple-carry add across planes).
+const planesA = new Uint32Array(32);
+const planesB = new Uint32Array(32);
+
+function addVote(planes: Uint32Array, x: number): void {
+  let carry = x;
+  for (let k = 0; carry !== 0; k++) {
+    const p = planes[k]!;
+    planes[k] = p ^ carry;
+    carry = p & carry;
+  }
+}
+
+function majority(planes: Uint32Array, features: number): number {
+  let out = 0;
+  for (let j = 0; j < 32; j++) {
+    let votes = 0;
+    for (let k = 0; k < 32; k++) votes |= ((planes[k]! >>> j) & 1) << k;
+    if (2 * (votes >>> 0) > features) out |= 1 << j;
+  }
+  return out >>> 0;
+}
+
+/**
+ * Simhash over the word n-grams of `tokens`, each token hashed once and each
+ * shingle's two 32-bit halves mixed from its tokens' hashes: no shingle strings
+ * are built. A bit is set when more than half of the shingles set it. This is
+ * the pipeline's fingerprint.
+ */
+export function simhashTokens(tokens: readonly string[], n: number): Fingerprint {
+  if (n < 1) throw new RangeError(`shingle size must be ≥ 1, got ${n}`);
+  const count = tokens.length;
+  if (count === 0) return { hi: 0, lo: 0 };
+  const th = new Uint32Array(count);
+  for (let i = 0; i < count; i++) th[i] = hash32(tokens[i]!, 0);
+  const width = Math.min(n, count);
+  const features = count - width + 1;
+  planesA.fill(0);
+  planesB.fill(0);
+  for (let i = 0; i < features; i++) {
+    let a = 0x9e3779b9;
+    let b = 0x7f4a7c15;
+    for (let k = 0; k < width; k++) {
+      const t = th[i + k]!;
+      a = Math.imul(a ^ t, 0x01000193) + k;
+      b = Math.imul((b ^ t) + 0x632be5ab, 0x85ebca6b) ^ (b >>> 15);
+    }
+    addVote(planesA, fmix32(a));
+    addVote(planesB, fmix32(b));
+  }
+  return { hi: majority(planesA, features), lo: majority(planesB, features) };
+}
+
 function popcount32(x: number): number {
   x -= (x >>> 1) & 0x55555555;
   x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
