@@ -22,7 +22,7 @@ export const envSchema = z.object({
   SCHEDULER_INTERVAL_MS: int(5_000, 100),
   FETCH_TIMEOUT_MS: int(30_000, 100),
   FETCH_MAX_BYTES: int(10 * 1024 * 1024, 1024),
-  USER_AGENT: z.string().min(1).default("newsfeed/0.1 (+https://github.com/newsfeed/newsfeed)"),
+  USER_AGENT: z.string().min(1).default("newsfeed/0.1 (news feed aggregator)"),
   POLL_MIN_INTERVAL_S: int(300, 1),
   POLL_MAX_INTERVAL_S: int(86_400, 1),
   POLL_DEFAULT_INTERVAL_S: int(1_800, 1),
