@@ -1,8 +1,8 @@
 /**
  * The bundled sample: four fictional outlets republishing the wire stories of
- * ../../sample/wire.json with the edits outlets make (new headline, dateline
- * dropped, site chrome, trimmed ending, lead repeated as a standfirst), in
- * four feed formats. Used by `newsfeed start` when no feeds are configured,
+ * ../../sample/wire.json with edits outlets make (new or upper-cased headline,
+ * dateline or agency credit added, newsletter box and footer, lead repeated as
+ * a standfirst, tracking parameters on links), in four feed formats. Used by `newsfeed start` when no feeds are configured,
  * and by the end-to-end test.
  */
 import { readFileSync } from "node:fs";
@@ -44,7 +44,7 @@ export const OUTLETS: Outlet[] = [
     carries: [0, 1, 3, 5, 7],
     edit: (s) => ({
       title: s.altHeadlines[0] ?? s.headline,
-      paragraphs: [`${s.dateline} ${s.paragraphs[0]}`, ...s.paragraphs.slice(1), "Sign up for the Ledger's morning briefing."],
+      paragraphs: [`${s.dateline} ${s.paragraphs[0]}`, ...s.paragraphs.slice(1)],
       delayMin: 12,
     }),
   },
@@ -118,7 +118,7 @@ export function renderFeed(outlet: Outlet, baseUrl: string): { body: string; con
 <channel><title>${esc(outlet.name)}</title><link>${home}</link><description>News</description>
 ${es.map((e) => `<item><title>${esc(e.title)}</title><link>${esc(e.link)}</link><guid isPermaLink="true">${esc(e.guid)}</guid>
 <pubDate>${e.published.toUTCString()}</pubDate><description>${esc(e.title)}</description>
-<content:encoded><![CDATA[<div class="article">${e.html}</div><footer><a href="/subscribe">Subscribe</a></footer>]]></content:encoded></item>`).join("\n")}
+<content:encoded><![CDATA[<div class="article">${e.html}<aside class="newsletter"><p>Sign up for the Ledger's morning briefing.</p></aside></div><footer><a href="/subscribe">Subscribe</a></footer>]]></content:encoded></item>`).join("\n")}
 </channel></rss>`,
       };
     case "atom":
