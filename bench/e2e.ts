@@ -19,13 +19,15 @@ import { createLogger, createRuntime, loadConfig, startServices } from "@newsfee
 
 import { args, article, intOf, REDIS_URL, rng, scratchDatabase, vocabulary } from "./lib.ts";
 
-const USAGE = "usage: pnpm bench:e2e [--feeds 200] [--items 50] [--words 300] [--noop-concurrency 50]";
+const USAGE =
+  "usage: pnpm bench:e2e [--feeds 200] [--items 50] [--words 300] [--noop-concurrency 50] [--only pipeline|noop (for profiling)]";
 const a = args(
   {
     feeds: { type: "string", default: "200" },
     items: { type: "string", default: "50" },
     words: { type: "string", default: "300" },
     "noop-concurrency": { type: "string", default: "50" },
+    only: { type: "string", default: "" },
   },
   USAGE,
 );
@@ -98,9 +100,15 @@ async function pipeline(baseUrl: string, dbUrl: string, prefix: string): Promise
   await startServices(rt, "all");
   let count = 0;
   let lastPrint = t0;
+  let fetchedAt = 0;
   while (count < N) {
     await sleep(20);
-    count = Number((await rt.db.pool.query("SELECT count(*) AS n FROM items")).rows[0].n);
+    const r = (await rt.db.pool.query("SELECT (SELECT count(*) FROM items) AS n, (SELECT count(*) FROM fetches) AS f")).rows[0];
+    count = Number(r.n);
+    if (!fetchedAt && Number(r.f) >= F) {
+      fetchedAt = performance.now();
+      process.stderr.write(`  all ${F} feeds fetched after ${((fetchedAt - t0) / 1000).toFixed(2)} s\n`);
+    }
     if (performance.now() - lastPrint > 2000) {
       lastPrint = performance.now();
       process.stderr.write(`  … ${count}/${N} items stored\n`);
@@ -125,8 +133,8 @@ const db = scratchDatabase("nf_bench_e2e");
 const prefix = `nf-bench-${randomBytes(4).toString("hex")}`;
 console.log(`bench:e2e — ${F} feeds × ${I} items (${N} items, ${W} words each, ~${expectedStories} distinct stories), node ${process.version}`);
 try {
-  const noopSeconds = await bullmqNoop(`${prefix}-noop`);
-  const p = await pipeline(baseUrl, db.url, prefix);
+  const noopSeconds = a.only === "pipeline" ? NaN : await bullmqNoop(`${prefix}-noop`);
+  const p = a.only === "noop" ? { seconds: NaN, stories: NaN } : await pipeline(baseUrl, db.url, prefix);
   const rate = N / p.seconds;
   const noopRate = N / noopSeconds;
   const rows = [

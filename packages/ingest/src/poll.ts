@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { gzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { gzip as gzipCb } from "node:zlib";
 import type { Queue } from "bullmq";
 import type { Logger } from "pino";
 import { ITEMS_PER_JOB, JOB_NAMES, JOB_OPTIONS, type ItemPayload } from "@newsfeed/jobs";
@@ -28,6 +29,10 @@ export interface PollResult {
   items: number;
   errorClass?: string;
 }
+
+const gzip = promisify(gzipCb);
+/** Raw bodies are archived with a fast gzip level, off the event loop (libuv's thread pool). */
+const ARCHIVE_GZIP_LEVEL = 3;
 
 const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
 
@@ -109,7 +114,7 @@ export async function pollFeed(deps: PollDeps, feedId: number, opts: { force?: b
       deps.db,
       {
         ...base, durationMs: elapsed(), outcome: "ok", bodyHash,
-        bodyGzip: gzipSync(res.body), itemsFound: items.length,
+        bodyGzip: await gzip(res.body, { level: ARCHIVE_GZIP_LEVEL }), itemsFound: items.length,
       },
       {
         nextCheckAt: schedule(0), validators: validatorsOut, error: null,

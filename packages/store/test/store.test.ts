@@ -113,3 +113,43 @@ describe("saveAssignments", () => {
     expect(counts.items).toBe(counts.storyItems);
   });
 });
+
+describe("story rows", () => {
+  it("agree with their members, however the batches arrived", async () => {
+    const f = (await addFeed(t.db, { url: "https://s4.example/rss" })).feed.id;
+    const g = (await addFeed(t.db, { url: "https://s5.example/rss" })).feed.id;
+    const at = (h: number) => new Date(Date.UTC(2026, 10, 27, h));
+    // One batch founds two stories; a second adds copies to one of them and an edit.
+    await saveAssignments(t.db, [
+      item({ feedId: f, identityKey: "p1", storyKey: "P", publishedAt: at(5), text: "long text here" }),
+      item({ feedId: g, identityKey: "p2", storyKey: "P", publishedAt: at(5), text: "longer text here!" }),
+      item({ feedId: f, identityKey: "q1", storyKey: "Q", publishedAt: null, seenAt: at(9) }),
+    ]);
+    await saveAssignments(t.db, [
+      item({ feedId: g, identityKey: "q2", storyKey: "Q", publishedAt: at(3), seenAt: at(10) }),
+      item({ feedId: f, identityKey: "p1", storyKey: "P", contentHash: "h9", seenAt: at(11), text: "x" }),
+    ]);
+    // The rule, written independently: earliest published (else first seen), longest text, lowest id.
+    const { rows } = await t.pool.query(
+      `SELECT s.key, s.copies, s.outlets, s.first_seen_at, s.last_seen_at, s.canonical_item_id, s.title,
+              m.copies AS m_copies, m.outlets AS m_outlets, m.first_seen AS m_first, m.last_seen AS m_last,
+              (SELECT i.id FROM story_items si JOIN items i ON i.id = si.item_id WHERE si.story_id = s.id
+                ORDER BY COALESCE(i.published_at, i.first_seen_at), length(i.text) DESC, i.id LIMIT 1) AS m_canon
+         FROM stories s,
+              LATERAL (SELECT count(*)::int AS copies, count(DISTINCT i.feed_id)::int AS outlets,
+                              min(i.first_seen_at) AS first_seen, max(i.last_seen_at) AS last_seen
+                         FROM story_items si JOIN items i ON i.id = si.item_id WHERE si.story_id = s.id) m
+        WHERE s.key IN ('P', 'Q') ORDER BY s.key`,
+    );
+    expect(rows).toHaveLength(2);
+    for (const r of rows) {
+      expect([r.copies, r.outlets, r.first_seen_at, r.last_seen_at, r.canonical_item_id]).toEqual([
+        r.m_copies, r.m_outlets, r.m_first, r.m_last, r.m_canon,
+      ]);
+    }
+    expect(rows.map((r) => [r.key, r.copies, r.title])).toEqual([
+      ["P", 2, "title p2"], // same time: the longer text wins
+      ["Q", 2, "title q2"], // published 03:00 beats first seen 09:00
+    ]);
+  });
+});

@@ -63,13 +63,24 @@ export async function saveAssignments(db: Db, batch: readonly AssignedItem[]): P
 }
 
 async function saveInTx(client: PoolClient, rows: AssignedItem[]): Promise<SaveResult> {
-  const up = await client.query<{ inserted: boolean }>(
+  // Multi-row VALUES with one parameter per value: no array literals to escape for long texts.
+  const cols = 11;
+  const values: unknown[] = [];
+  const tuples: string[] = [];
+  rows.forEach((r, i) => {
+    const b = i * cols;
+    tuples.push(
+      `($${b + 1}::bigint,$${b + 2},$${b + 3},$${b + 4},$${b + 5},$${b + 6},$${b + 7},$${b + 8}::timestamptz,$${b + 9}::timestamptz,$${b + 9}::timestamptz,$${b + 10},$${b + 11}::bigint)`,
+    );
+    values.push(
+      r.feedId, r.identityKey, r.guid, r.url, r.canonicalUrl, r.title, r.text, r.publishedAt, r.seenAt, r.contentHash,
+      r.simhash.toString(),
+    );
+  });
+  const up = await client.query<{ id: string; feed_id: string; identity_key: string; inserted: boolean }>(
     `INSERT INTO items (feed_id, identity_key, guid, url, canonical_url, title, text, published_at,
                         first_seen_at, last_seen_at, content_hash, simhash)
-     SELECT f, k, g, u, cu, t, x, p, s, s, h, sh
-       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                   $8::timestamptz[], $9::timestamptz[], $10::text[], $11::bigint[])
-            AS v(f, k, g, u, cu, t, x, p, s, h, sh)
+     VALUES ${tuples.join(",")}
      ON CONFLICT (feed_id, identity_key) DO UPDATE SET
        guid = excluded.guid, url = excluded.url, canonical_url = excluded.canonical_url,
        title = excluded.title, text = excluded.text, published_at = excluded.published_at,
@@ -77,54 +88,54 @@ async function saveInTx(client: PoolClient, rows: AssignedItem[]): Promise<SaveR
        last_seen_at = excluded.last_seen_at
      WHERE items.content_hash IS DISTINCT FROM excluded.content_hash
        AND excluded.last_seen_at >= items.last_seen_at
-     RETURNING (xmax = 0) AS inserted`,
-    [
-      arr(rows, (r) => r.feedId),
-      arr(rows, (r) => r.identityKey),
-      arr(rows, (r) => r.guid),
-      arr(rows, (r) => r.url),
-      arr(rows, (r) => r.canonicalUrl),
-      arr(rows, (r) => r.title),
-      arr(rows, (r) => r.text),
-      arr(rows, (r) => r.publishedAt),
-      arr(rows, (r) => r.seenAt),
-      arr(rows, (r) => r.contentHash),
-      arr(rows, (r) => r.simhash.toString()),
-    ],
+     RETURNING id, feed_id, identity_key, (xmax = 0) AS inserted`,
+    values,
   );
-  const itemsInserted = up.rows.filter((r) => r.inserted).length;
+  const keyOf = (feedId: number | string, identityKey: string) => `${feedId}\u0000${identityKey}`;
+  const itemId = new Map(up.rows.map((r) => [keyOf(r.feed_id, r.identity_key), r.id]));
+  const fresh = new Set(up.rows.filter((r) => r.inserted).map((r) => keyOf(r.feed_id, r.identity_key)));
+  const itemsInserted = fresh.size;
   const itemsUpdated = up.rows.length - itemsInserted;
+  const unchanged = rows.filter((r) => !itemId.has(keyOf(r.feedId, r.identityKey)));
+  if (unchanged.length) {
+    const ids = await client.query<{ id: string; feed_id: string; identity_key: string }>(
+      `SELECT i.id, i.feed_id, i.identity_key
+         FROM items i JOIN unnest($1::bigint[], $2::text[]) AS k(feed_id, identity_key)
+              USING (feed_id, identity_key)`,
+      [arr(unchanged, (r) => r.feedId), arr(unchanged, (r) => r.identityKey)],
+    );
+    for (const r of ids.rows) itemId.set(keyOf(r.feed_id, r.identity_key), r.id);
+  }
 
-  const ids = await client.query<{ id: string; feed_id: string; identity_key: string }>(
-    `SELECT i.id, i.feed_id, i.identity_key
-       FROM items i JOIN unnest($1::bigint[], $2::text[]) AS k(feed_id, identity_key)
-            USING (feed_id, identity_key)`,
-    [arr(rows, (r) => r.feedId), arr(rows, (r) => r.identityKey)],
-  );
-  const itemId = new Map(ids.rows.map((r) => [`${r.feed_id}\u0000${r.identity_key}`, r.id]));
-
-  // Stories: the first row of each key seeds title and times; aggregates follow below.
-  const seeds = new Map<string, AssignedItem>();
-  for (const r of rows) if (!seeds.has(r.storyKey)) seeds.set(r.storyKey, r);
-  const keys = [...seeds.keys()].sort();
-  const created = await client.query(
-    `INSERT INTO stories (key, title, url, first_seen_at, last_seen_at)
-     SELECT k, t, u, s, s FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS v(k, t, u, s)
-     ON CONFLICT (key) DO NOTHING`,
+  // A story new in this batch is inserted with its aggregates already computed from the
+  // batch, so that it needs no second write; stories that existed are recomputed below.
+  const byStory = new Map<string, AssignedItem[]>();
+  for (const r of rows) byStory.set(r.storyKey, [...(byStory.get(r.storyKey) ?? []), r]);
+  const keys = [...byStory.keys()].sort();
+  const seeds = keys.map((k) => storySeed(byStory.get(k)!, (r) => itemId.get(keyOf(r.feedId, r.identityKey))!));
+  const created = await client.query<{ id: string; key: string }>(
+    `INSERT INTO stories (key, title, url, first_seen_at, last_seen_at, copies, outlets, canonical_item_id)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+                          $6::int[], $7::int[], $8::bigint[])
+     ON CONFLICT (key) DO NOTHING
+     RETURNING id, key`,
     [
-      keys,
-      keys.map((k) => seeds.get(k)!.title),
-      keys.map((k) => seeds.get(k)!.canonicalUrl ?? seeds.get(k)!.url),
-      keys.map((k) => seeds.get(k)!.seenAt),
+      keys, arr(seeds, (x) => x.title), arr(seeds, (x) => x.url), arr(seeds, (x) => x.firstSeen),
+      arr(seeds, (x) => x.lastSeen), arr(seeds, (x) => x.copies), arr(seeds, (x) => x.outlets),
+      arr(seeds, (x) => x.canonicalItemId),
     ],
   );
-  // Lock the stories in id order: concurrent batches touching the same story serialize here,
-  // and the aggregates below then see every committed member.
-  const storyRows = await client.query<{ id: string; key: string }>(
-    `SELECT id, key FROM stories WHERE key = ANY($1::text[]) ORDER BY id FOR UPDATE`,
-    [keys],
-  );
-  const storyId = new Map(storyRows.rows.map((r) => [r.key, r.id]));
+  const storyId = new Map(created.rows.map((r) => [r.key, r.id]));
+  // Lock the stories that existed in id order: concurrent batches touching the same story
+  // serialize here, and the recomputation below then sees every committed member.
+  const existingKeys = keys.filter((k) => !storyId.has(k));
+  if (existingKeys.length) {
+    const storyRows = await client.query<{ id: string; key: string }>(
+      `SELECT id, key FROM stories WHERE key = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+      [existingKeys],
+    );
+    for (const r of storyRows.rows) storyId.set(r.key, r.id);
+  }
 
   const members = await client.query(
     `INSERT INTO story_items (story_id, item_id, distance)
@@ -132,32 +143,37 @@ async function saveInTx(client: PoolClient, rows: AssignedItem[]): Promise<SaveR
      ON CONFLICT DO NOTHING`,
     [
       arr(rows, (r) => storyId.get(r.storyKey)!),
-      arr(rows, (r) => itemId.get(`${r.feedId}\u0000${r.identityKey}`)!),
+      arr(rows, (r) => itemId.get(keyOf(r.feedId, r.identityKey))!),
       arr(rows, (r) => r.distance),
     ],
   );
-  const touched = [...storyId.values()];
+  // Recompute every story that existed, and a new story any of whose members was not a
+  // fresh item (its membership or first-seen time may differ from the batch's view).
+  const touched = keys
+    .filter((k) => existingKeys.includes(k) || byStory.get(k)!.some((r) => !fresh.has(keyOf(r.feedId, r.identityKey))))
+    .map((k) => storyId.get(k)!);
+  // Per-story LATERAL lookups use the story_items primary key and the items primary key,
+  // whatever the planner's statistics say about the tables' sizes.
   const agg = await client.query(
-    `WITH agg AS (
-        SELECT si.story_id, count(*)::int AS copies, count(DISTINCT i.feed_id)::int AS outlets,
-               min(i.first_seen_at) AS first_seen, max(i.last_seen_at) AS last_seen
-          FROM story_items si JOIN items i ON i.id = si.item_id
-         WHERE si.story_id = ANY($1::bigint[])
-         GROUP BY si.story_id),
-      canon AS (
-        SELECT DISTINCT ON (si.story_id) si.story_id, i.id AS item_id, i.title,
-               COALESCE(i.canonical_url, i.url) AS url
-          FROM story_items si JOIN items i ON i.id = si.item_id
-         WHERE si.story_id = ANY($1::bigint[])
-         ORDER BY si.story_id, COALESCE(i.published_at, i.first_seen_at), length(i.text) DESC, i.id)
-     UPDATE stories s SET copies = agg.copies, outlets = agg.outlets, first_seen_at = agg.first_seen,
-            last_seen_at = agg.last_seen, canonical_item_id = canon.item_id, title = canon.title,
-            url = canon.url, updated_at = now()
-       FROM agg JOIN canon USING (story_id)
-      WHERE s.id = agg.story_id
+    `UPDATE stories s SET copies = n.copies, outlets = n.outlets, first_seen_at = n.first_seen,
+            last_seen_at = n.last_seen, canonical_item_id = n.item_id, title = n.title, url = n.url,
+            updated_at = now()
+       FROM (SELECT sid AS story_id, a.copies, a.outlets, a.first_seen, a.last_seen, c.item_id, c.title, c.url
+               FROM unnest($1::bigint[]) AS sid
+               CROSS JOIN LATERAL (
+                 SELECT count(*)::int AS copies, count(DISTINCT i.feed_id)::int AS outlets,
+                        min(i.first_seen_at) AS first_seen, max(i.last_seen_at) AS last_seen
+                   FROM story_items si JOIN items i ON i.id = si.item_id
+                  WHERE si.story_id = sid) a
+               CROSS JOIN LATERAL (
+                 SELECT i.id AS item_id, i.title, COALESCE(i.canonical_url, i.url) AS url
+                   FROM story_items si JOIN items i ON i.id = si.item_id
+                  WHERE si.story_id = sid
+                  ORDER BY COALESCE(i.published_at, i.first_seen_at), length(i.text) DESC, i.id
+                  LIMIT 1) c) n
+      WHERE s.id = n.story_id
         AND (s.copies, s.outlets, s.first_seen_at, s.last_seen_at, s.canonical_item_id, s.title, s.url)
-            IS DISTINCT FROM
-            (agg.copies, agg.outlets, agg.first_seen, agg.last_seen, canon.item_id, canon.title, canon.url)`,
+            IS DISTINCT FROM (n.copies, n.outlets, n.first_seen, n.last_seen, n.item_id, n.title, n.url)`,
     [touched],
   );
   return {
@@ -166,6 +182,32 @@ async function saveInTx(client: PoolClient, rows: AssignedItem[]): Promise<SaveR
     storiesCreated: created.rowCount ?? 0,
     membershipsAdded: members.rowCount ?? 0,
     storiesUpdated: agg.rowCount ?? 0,
+  };
+}
+
+/** Characters as Postgres's length(text) counts them (code points). */
+const codePoints = (s: string) => s.length - (s.match(/[\uD800-\uDBFF]/g)?.length ?? 0);
+
+/**
+ * A story's row as the batch alone sees it: the canonical rule (earliest published,
+ * else first seen; ties to the longest text, then the lowest item id) and the aggregates.
+ */
+function storySeed(members: AssignedItem[], idOf: (r: AssignedItem) => string) {
+  const time = (r: AssignedItem) => (r.publishedAt ?? r.seenAt).getTime();
+  let canon = members[0]!;
+  for (const r of members.slice(1)) {
+    const d = time(r) - time(canon) || codePoints(canon.text) - codePoints(r.text) || Number(idOf(r)) - Number(idOf(canon));
+    if (d < 0) canon = r;
+  }
+  const seen = members.map((r) => r.seenAt.getTime());
+  return {
+    title: canon.title,
+    url: canon.canonicalUrl ?? canon.url,
+    firstSeen: new Date(Math.min(...seen)),
+    lastSeen: new Date(Math.max(...seen)),
+    copies: members.length,
+    outlets: new Set(members.map((r) => r.feedId)).size,
+    canonicalItemId: idOf(canon),
   };
 }
 
