@@ -36,7 +36,9 @@ export const storiesCommand: Command = {
 
 export function printStories(stories: Awaited<ReturnType<typeof listStories>>): string {
   return table(
-    ["outlets", "copies", "first seen (UTC)", "title"],
-    stories.map((s) => [s.outlets, s.copies, s.firstSeenAt.toISOString().slice(0, 16).replace("T", " "), truncate(s.title, 90)]),
+    ["outlets", "copies", "published (UTC)", "title"],
+    stories.map((s) => [
+      s.outlets, s.copies, (s.publishedAt ?? s.firstSeenAt).toISOString().slice(0, 16).replace("T", " "), truncate(s.title, 90),
+    ]),
   );
 }

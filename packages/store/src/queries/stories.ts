@@ -217,6 +217,8 @@ export interface StoryRow {
   url: string | null;
   copies: number;
   outlets: number;
+  /** When the canonical (earliest) copy was published, if it said. */
+  publishedAt: Date | null;
   firstSeenAt: Date;
   lastSeenAt: Date;
 }
@@ -225,17 +227,18 @@ export interface StoryRow {
 export async function listStories(db: Db, params: { since?: Date; limit?: number } = {}): Promise<StoryRow[]> {
   const { rows } = await db.$client.query<{
     id: string; title: string; url: string | null; copies: number; outlets: number;
-    first_seen_at: Date; last_seen_at: Date;
+    published_at: Date | null; first_seen_at: Date; last_seen_at: Date;
   }>(
-    `SELECT id, title, url, copies, outlets, first_seen_at, last_seen_at FROM stories
-      WHERE last_seen_at >= $1
-      ORDER BY outlets DESC, copies DESC, first_seen_at DESC, id
+    `SELECT s.id, s.title, s.url, s.copies, s.outlets, c.published_at, s.first_seen_at, s.last_seen_at
+       FROM stories s LEFT JOIN items c ON c.id = s.canonical_item_id
+      WHERE s.last_seen_at >= $1
+      ORDER BY s.outlets DESC, s.copies DESC, s.first_seen_at DESC, s.id
       LIMIT $2`,
     [params.since ?? new Date(0), params.limit ?? 20],
   );
   return rows.map((r) => ({
     id: Number(r.id), title: r.title, url: r.url, copies: r.copies, outlets: r.outlets,
-    firstSeenAt: r.first_seen_at, lastSeenAt: r.last_seen_at,
+    publishedAt: r.published_at, firstSeenAt: r.first_seen_at, lastSeenAt: r.last_seen_at,
   }));
 }
 
