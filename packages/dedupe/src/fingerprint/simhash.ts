@@ -18,6 +18,16 @@ export function shingles(tokens: readonly string[], n: number): string[] {
   return out;
 }
 
+/** Finishes a 32-bit hash (murmur3's avalanche). */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /** 32-bit FNV-1a with a seed, finished with murmur3's avalanche. */
 function hash32(s: string, seed: number): number {
   let h = (0x811c9dc5 ^ seed) >>> 0;
@@ -25,12 +35,7 @@ function hash32(s: string, seed: number): number {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 /** Simhash of a set of features, each weighted by its count. */
@@ -51,16 +56,6 @@ export function simhash(features: readonly string[]): Fingerprint {
     if (v[32 + i]! > 0) lo |= 1 << i;
   }
   return { hi: hi >>> 0, lo: lo >>> 0 };
-}
-
-/** Finishes a 32-bit hash (murmur3's avalanche). */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 // Bit-sliced vertical counters: plane k holds bit k of the vote count of each of the
