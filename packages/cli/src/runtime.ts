@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { QUEUES } from "@newsfeed/jobs";
 import { assertSchemaCurrent, createDb, type DbHandle } from "@newsfeed/store";
 import { createIngestWorker, DEFAULT_SCHEDULE, startScheduler, type PollDeps, type Scheduler } from "@newsfeed/ingest";
-import { createDedupeWorker, FingerprintIndex, type DedupeDeps } from "@newsfeed/dedupe";
+import { createDedupeWorker, FingerprintIndex, type DedupeDeps, type DedupeSettings } from "@newsfeed/dedupe";
 import type { Config } from "./config.ts";
 
 export interface Runtime {
@@ -27,6 +27,20 @@ export interface Runtime {
   onClose(fn: () => Promise<void>): void;
 }
 
+/** The fingerprint index as the dedupe worker configures it. */
+export function createIndex(config: Config, redis: Redis, prefix = `${config.NEWSFEED_REDIS_PREFIX}:idx:`): FingerprintIndex {
+  return new FingerprintIndex(redis, {
+    prefix,
+    windowMs: config.DEDUPE_WINDOW_HOURS * 3_600_000,
+    threshold: config.DEDUPE_THRESHOLD,
+  });
+}
+
+/** Cleaning and fingerprint settings as the dedupe worker uses them. */
+export function dedupeSettings(config: Config): DedupeSettings {
+  return { shingleSize: config.DEDUPE_SHINGLE_SIZE, minWords: 12 };
+}
+
 export function createRuntime(config: Config, logger: Logger): Runtime {
   const db = createDb(config.DATABASE_URL);
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
@@ -34,11 +48,7 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
   const queuePrefix = `${config.NEWSFEED_REDIS_PREFIX}:q`;
   const fetchQueue = new Queue(QUEUES.fetch, { connection: redis, prefix: queuePrefix });
   const itemsQueue = new Queue(QUEUES.items, { connection: redis, prefix: queuePrefix });
-  const index = new FingerprintIndex(redis, {
-    prefix: `${config.NEWSFEED_REDIS_PREFIX}:idx:`,
-    windowMs: config.DEDUPE_WINDOW_HOURS * 3_600_000,
-    threshold: config.DEDUPE_THRESHOLD,
-  });
+  const index = createIndex(config, redis);
   const pollDeps: PollDeps = {
     db: db.db,
     itemsQueue,
@@ -51,11 +61,7 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
       defaultIntervalMs: config.POLL_DEFAULT_INTERVAL_S * 1000,
     },
   };
-  const dedupeDeps: DedupeDeps = {
-    db: db.db,
-    index,
-    settings: { shingleSize: config.DEDUPE_SHINGLE_SIZE, minWords: 12 },
-  };
+  const dedupeDeps: DedupeDeps = { db: db.db, index, settings: dedupeSettings(config) };
   const stoppers: (() => Promise<void>)[] = [];
   let closing: Promise<void> | undefined;
   return {

@@ -4,5 +4,7 @@ export {
 } from "./fingerprint/simhash.ts";
 export { prepareDoc, itemRef, DEFAULT_FINGERPRINT, type FingerprintOptions, type PreparedDoc } from "./fingerprint/document.ts";
 export { FingerprintIndex, type IndexOptions, type IndexEntry, type Assignment } from "./index/fingerprint-index.ts";
-export { dedupeBatch, prepareItem, type DedupeDeps, type DedupeSettings, type PreparedItem } from "./pipeline.ts";
+export {
+  dedupeBatch, assignBatch, prepareItem, type DedupeDeps, type DedupeSettings, type PreparedItem, type AssignedBatch,
+} from "./pipeline.ts";
 export { createDedupeWorker, type DedupeWorkerOptions } from "./worker.ts";

@@ -2,7 +2,7 @@ import type { ItemPayload } from "@newsfeed/jobs";
 import { saveAssignments, type AssignedItem, type Db, type SaveResult } from "@newsfeed/store";
 import { itemRef, prepareDoc, type FingerprintOptions } from "./fingerprint/document.ts";
 import { simhash, simhashTokens, toSigned64, type Fingerprint } from "./fingerprint/simhash.ts";
-import type { FingerprintIndex } from "./index/fingerprint-index.ts";
+import type { Assignment, FingerprintIndex } from "./index/fingerprint-index.ts";
 import { cleanText, words } from "./text/clean.ts";
 
 export interface DedupeSettings extends FingerprintOptions {
@@ -40,13 +40,27 @@ export function prepareItem(item: ItemPayload, settings: DedupeSettings): Prepar
   return { item, ref, text: doc.text, fp, ts };
 }
 
-/**
- * The dedupe stage for one batch: clean + fingerprint, one atomic Lua call for
- * candidates and assignment, one idempotent transaction in Postgres.
- */
-export async function dedupeBatch(deps: DedupeDeps, items: readonly ItemPayload[]): Promise<SaveResult> {
+export interface AssignedBatch {
+  prepared: PreparedItem[];
+  assignments: Assignment[];
+}
+
+/** Clean + fingerprint a batch, then one atomic Lua call for candidates and assignment. */
+export async function assignBatch(
+  deps: Pick<DedupeDeps, "index" | "settings">,
+  items: readonly ItemPayload[],
+): Promise<AssignedBatch> {
   const prepared = items.map((it) => prepareItem(it, deps.settings));
   const assignments = await deps.index.assign(prepared.map((p) => ({ ref: p.ref, ts: p.ts, fp: p.fp })));
+  return { prepared, assignments };
+}
+
+/**
+ * The dedupe stage for one batch: assignBatch, then one idempotent transaction
+ * in Postgres.
+ */
+export async function dedupeBatch(deps: DedupeDeps, items: readonly ItemPayload[]): Promise<SaveResult> {
+  const { prepared, assignments } = await assignBatch(deps, items);
   const rows: AssignedItem[] = prepared.map((p, i) => {
     const a = assignments[i]!;
     return {

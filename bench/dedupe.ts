@@ -1,0 +1,221 @@
+/**
+ * pnpm bench:dedupe [--input FILE] [--predictions OUT] [--batch 100]
+ *
+ * Runs the dedupe worker's own code (cleaning, fingerprints, the Redis index and
+ * its Lua assignment) over a labelled benchmark in published order, writes one
+ * {"id","cluster"} line per doc, scores it with ../shared/tools/score-clusters.mjs,
+ * and prints newsfeed next to two baselines measured in the same run: simhash-js
+ * (the npm package, default settings) and exact normalized text. Then the missed
+ * and wrong pairs by edit type, and the docs/s of the pure stage (cleaning +
+ * fingerprinting) on 600-word articles, on one core.
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
+import { createRequire } from "node:module";
+import { assignBatch, cleanText, hamming, prepareItem, type Fingerprint } from "@newsfeed/dedupe";
+import { createIndex, dedupeSettings, loadConfig } from "@newsfeed/cli";
+import type { ItemPayload } from "@newsfeed/jobs";
+import { args, intOf, REDIS_URL } from "./lib.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const SHARED = resolve(ROOT, "../shared");
+const SCORER = join(SHARED, "tools/score-clusters.mjs");
+const USAGE = "usage: pnpm bench:dedupe [--input FILE] [--predictions OUT] [--batch 100]";
+const a = args(
+  {
+    input: { type: "string", default: join(SHARED, "data/dedupe/dev.jsonl") },
+    predictions: { type: "string", default: join(tmpdir(), "newsfeed-dedupe-predictions.jsonl") },
+    batch: { type: "string", default: "100" },
+  },
+  USAGE,
+);
+if (a.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const BATCH = intOf("batch", a.batch);
+for (const [what, path] of [["input", a.input], ["scorer", SCORER]] as const) {
+  if (!existsSync(path)) {
+    console.error(`bench:dedupe: ${what} not found: ${path}`);
+    process.exit(2);
+  }
+}
+
+interface Doc {
+  id: string;
+  title: string;
+  text: string;
+  html?: string;
+  published: string;
+  source: string;
+  cluster: string;
+  edits: string[];
+}
+const docs: Doc[] = readFileSync(a.input, "utf8")
+  .split("\n")
+  .filter((l) => l.trim())
+  .map((l) => JSON.parse(l) as Doc)
+  .map((d, i) => ({ d, i }))
+  .sort((x, y) => Date.parse(x.d.published) - Date.parse(y.d.published) || x.i - y.i)
+  .map((x) => x.d);
+const config = loadConfig(process.env);
+const settings = dedupeSettings(config);
+const windowMs = config.DEDUPE_WINDOW_HOURS * 3_600_000;
+const feedIds = new Map<string, number>();
+const toItem = (d: Doc): ItemPayload => {
+  if (!feedIds.has(d.source)) feedIds.set(d.source, feedIds.size + 1);
+  return {
+    feedId: feedIds.get(d.source)!, identityKey: d.id, guid: d.id, url: null, canonicalUrl: null,
+    title: d.title, content: d.html ?? d.text, publishedAt: d.published, seenAt: d.published, contentHash: d.id,
+  };
+};
+
+interface Score { precision: number; recall: number; f1: number; ari: number; tp: number; fp: number; fn: number }
+function score(pred: Map<string, string>, file: string): Score {
+  writeFileSync(file, docs.map((d) => JSON.stringify({ id: d.id, cluster: pred.get(d.id) })).join("\n") + "\n");
+  return JSON.parse(execFileSync(process.execPath, [SCORER, a.input, file, "--json"], { encoding: "utf8" })) as Score;
+}
+
+async function newsfeed(): Promise<{ pred: Map<string, string>; seconds: number }> {
+  const redis = new Redis(REDIS_URL);
+  const prefix = `nf-bench-dedupe-${randomBytes(4).toString("hex")}:`;
+  const index = createIndex(config, redis, prefix);
+  const pred = new Map<string, string>();
+  const t0 = performance.now();
+  try {
+    for (let i = 0; i < docs.length; i += BATCH) {
+      const batch = docs.slice(i, i + BATCH);
+      const { assignments } = await assignBatch({ index, settings }, batch.map(toItem));
+      batch.forEach((d, k) => pred.set(d.id, assignments[k]!.storyKey));
+    }
+    return { pred, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== "0");
+    await redis.quit();
+  }
+}
+
+/** simhash-js with its defaults; a doc joins the nearest earlier doc within 3 of 32 bits in the window. */
+function simhashJs(): Map<string, string> {
+  const sjs = createRequire(import.meta.url)("simhash-js") as { SimHash: new () => { hash(s: string): number } };
+  const sh = new sjs.SimHash();
+  const hashes: number[] = [];
+  const pred = new Map<string, string>();
+  docs.forEach((d, i) => {
+    const h = sh.hash(d.text) >>> 0;
+    const t = Date.parse(d.published);
+    let best = -1;
+    let bestD = 4;
+    for (let j = i - 1; j >= 0; j--) {
+      if (t - Date.parse(docs[j]!.published) > windowMs) break;
+      const dist = hamming({ hi: 0, lo: h }, { hi: 0, lo: hashes[j]! });
+      if (dist < bestD) [best, bestD] = [j, dist];
+    }
+    hashes.push(h);
+    pred.set(d.id, best >= 0 ? pred.get(docs[best]!.id)! : d.id);
+  });
+  return pred;
+}
+
+/** Docs whose cleaned, case-folded text is identical. */
+function exactText(): Map<string, string> {
+  const first = new Map<string, string>();
+  const pred = new Map<string, string>();
+  for (const d of docs) {
+    const key = cleanText(d.html ?? d.text).toLowerCase();
+    if (!first.has(key)) first.set(key, d.id);
+    pred.set(d.id, first.get(key)!);
+  }
+  return pred;
+}
+
+/** Missed (same story, apart) and wrong (different stories, together) pairs, by edit type. */
+function pairsByEdit(pred: Map<string, string>): { missed: Map<string, number>; wrong: Map<string, number> } {
+  const missed = new Map<string, number>();
+  const wrong = new Map<string, number>();
+  const bump = (m: Map<string, number>, x: Doc, y: Doc) => {
+    const edits = new Set([...x.edits, ...y.edits]);
+    if (edits.size === 0) edits.add("(none)");
+    for (const e of edits) m.set(e, (m.get(e) ?? 0) + 1);
+  };
+  const group = (key: (d: Doc) => string) => {
+    const g = new Map<string, Doc[]>();
+    for (const d of docs) g.set(key(d), [...(g.get(key(d)) ?? []), d]);
+    return [...g.values()];
+  };
+  for (const members of group((d) => d.cluster)) {
+    for (let i = 0; i < members.length; i++) {
+      for (let j = i + 1; j < members.length; j++) {
+        if (pred.get(members[i]!.id) !== pred.get(members[j]!.id)) bump(missed, members[i]!, members[j]!);
+      }
+    }
+  }
+  for (const members of group((d) => pred.get(d.id)!)) {
+    for (let i = 0; i < members.length; i++) {
+      for (let j = i + 1; j < members.length; j++) {
+        if (members[i]!.cluster !== members[j]!.cluster) bump(wrong, members[i]!, members[j]!);
+      }
+    }
+  }
+  return { missed, wrong };
+}
+
+/** Cleaning + fingerprinting docs/s on ~600-word articles built from the benchmark's own texts. */
+function pureStage(): { docsPerSecond: number; words: number; n: number } {
+  const articles: ItemPayload[] = [];
+  let buf: Doc[] = [];
+  let words = 0;
+  let total = 0;
+  for (const d of docs) {
+    buf.push(d);
+    words += d.text.split(/\s+/).length;
+    if (words >= 600) {
+      const html = buf[0]!.html !== undefined;
+      const content = html
+        ? buf.map((x) => x.html ?? `<p>${x.text}</p>`).join("\n")
+        : buf.map((x) => x.text).join("\n\n");
+      articles.push({ ...toItem(buf[0]!), content });
+      total += words;
+      buf = [];
+      words = 0;
+    }
+  }
+  for (const it of articles.slice(0, 200)) prepareItem(it, settings); // warm-up
+  const rounds = 3;
+  const t0 = performance.now();
+  for (let r = 0; r < rounds; r++) for (const it of articles) prepareItem(it, settings);
+  const seconds = (performance.now() - t0) / 1000;
+  return { docsPerSecond: (rounds * articles.length) / seconds, words: Math.round(total / articles.length), n: articles.length };
+}
+
+console.log(`bench:dedupe — ${docs.length} docs from ${a.input}, in published order; batches of ${BATCH}; node ${process.version}`);
+console.log(`settings: shingle ${settings.shingleSize} words, threshold ${config.DEDUPE_THRESHOLD} bits, window ${config.DEDUPE_WINDOW_HOURS} h`);
+const run = await newsfeed();
+const ours = score(run.pred, a.predictions);
+const base1 = score(simhashJs(), `${a.predictions}.simhash-js`);
+const base2 = score(exactText(), `${a.predictions}.exact`);
+const f = (x: number) => x.toFixed(4);
+console.log(`\n${"method".padEnd(26)} ${"precision".padStart(9)} ${"recall".padStart(7)} ${"F1".padStart(7)} ${"ARI".padStart(7)} ${"FP pairs".padStart(8)} ${"FN pairs".padStart(8)}`);
+for (const [name, s] of [["newsfeed", ours], ["simhash-js (defaults)", base1], ["exact normalized text", base2]] as const) {
+  console.log(`${name.padEnd(26)} ${f(s.precision).padStart(9)} ${f(s.recall).padStart(7)} ${f(s.f1).padStart(7)} ${f(s.ari).padStart(7)} ${String(s.fp).padStart(8)} ${String(s.fn).padStart(8)}`);
+}
+console.log(`goal on dev: precision ≥ 0.998, F1 ≥ 0.997`);
+console.log(`newsfeed through Redis: ${(docs.length / run.seconds).toFixed(0)} docs/s end to end (clean, fingerprint, Lua assignment)`);
+const { missed, wrong } = pairsByEdit(run.pred);
+const edits = [...new Set([...missed.keys(), ...wrong.keys()])].sort((x, y) => (missed.get(y) ?? 0) - (missed.get(x) ?? 0));
+console.log(`\npairs by edit type (a pair counts under every edit either copy carries)`);
+console.log(`${"edit".padEnd(22)} ${"missed".padStart(7)} ${"wrong".padStart(7)}`);
+for (const e of edits) console.log(`${e.padEnd(22)} ${String(missed.get(e) ?? 0).padStart(7)} ${String(wrong.get(e) ?? 0).padStart(7)}`);
+const pure = pureStage();
+console.log(`\npure stage (cleaning + fingerprints), one core: ${pure.docsPerSecond.toFixed(0)} docs/s on ${pure.n} articles of ~${pure.words} words (goal ≥ 20,000)`);
+console.log(`predictions: ${a.predictions}`);
