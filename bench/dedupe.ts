@@ -199,7 +199,7 @@ function pureStage(): { docsPerSecond: number; words: number; n: number } {
 }
 
 console.log(`bench:dedupe — ${docs.length} docs from ${a.input}, in published order; batches of ${BATCH}; node ${process.version}`);
-console.log(`settings: shingle ${settings.shingleSize} words, threshold ${config.DEDUPE_THRESHOLD} bits, window ${config.DEDUPE_WINDOW_HOURS} h`);
+console.log(`settings: shingles of ${settings.shingleSize} words, min containment ${config.DEDUPE_MIN_CONTAINMENT}, number mismatches ≤ ${config.DEDUPE_MAX_NUMBER_MISMATCHES}, window ${config.DEDUPE_WINDOW_HOURS} h`);
 const run = await newsfeed();
 const ours = score(run.pred, a.predictions);
 const base1 = score(simhashJs(), `${a.predictions}.simhash-js`);

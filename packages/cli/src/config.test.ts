@@ -13,7 +13,7 @@ describe("loadConfig", () => {
     expect(loadConfig(env)[key as keyof ReturnType<typeof loadConfig>]).toBe(want);
   });
   it.each([
-    { env: { DEDUPE_THRESHOLD: "65" }, name: "DEDUPE_THRESHOLD" },
+    { env: { DEDUPE_MIN_CONTAINMENT: "1.5" }, name: "DEDUPE_MIN_CONTAINMENT" },
     { env: { INGEST_CONCURRENCY: "0" }, name: "INGEST_CONCURRENCY" },
     { env: { NEWSFEED_SAMPLE: "maybe" }, name: "NEWSFEED_SAMPLE" },
     { env: { DATABASE_URL: "not a url" }, name: "DATABASE_URL" },

@@ -32,7 +32,8 @@ export function createIndex(config: Config, redis: Redis, prefix = `${config.NEW
   return new FingerprintIndex(redis, {
     prefix,
     windowMs: config.DEDUPE_WINDOW_HOURS * 3_600_000,
-    threshold: config.DEDUPE_THRESHOLD,
+    minContainment: config.DEDUPE_MIN_CONTAINMENT,
+    maxNumberMismatches: config.DEDUPE_MAX_NUMBER_MISMATCHES,
   });
 }
 

@@ -1,8 +1,12 @@
-export { cleanText, htmlToText, normalizeUnicode, words } from "./text/clean.ts";
+export { cleanText, cleanParagraphs, htmlToText, normalizeUnicode, stripDateline, words } from "./text/clean.ts";
 export {
   shingles, simhash, simhashTokens, hamming, toSigned64, fromSigned64, bands16, type Fingerprint,
 } from "./fingerprint/simhash.ts";
-export { prepareDoc, itemRef, DEFAULT_FINGERPRINT, type FingerprintOptions, type PreparedDoc } from "./fingerprint/document.ts";
+export {
+  minhash, containment, numberSignature, numberMismatches, shingleHashes, SKETCH_SIZE, BANDS, LEAD_WORDS,
+  type NumberSignature,
+} from "./fingerprint/sketch.ts";
+export { prepareDoc, fingerprintTokens, itemRef, DEFAULT_FINGERPRINT, type FingerprintOptions, type PreparedDoc } from "./fingerprint/document.ts";
 export { FingerprintIndex, type IndexOptions, type IndexEntry, type Assignment } from "./index/fingerprint-index.ts";
 export {
   dedupeBatch, assignBatch, prepareItem, type DedupeDeps, type DedupeSettings, type PreparedItem, type AssignedBatch,

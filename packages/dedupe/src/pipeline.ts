@@ -1,7 +1,7 @@
 import type { ItemPayload } from "@newsfeed/jobs";
 import { saveAssignments, type AssignedItem, type Db, type SaveResult } from "@newsfeed/store";
-import { itemRef, prepareDoc, type FingerprintOptions } from "./fingerprint/document.ts";
-import { simhash, simhashTokens, toSigned64, type Fingerprint } from "./fingerprint/simhash.ts";
+import { fingerprintTokens, itemRef, prepareDoc, type FingerprintOptions, type PreparedDoc } from "./fingerprint/document.ts";
+import { toSigned64 } from "./fingerprint/simhash.ts";
 import type { Assignment, FingerprintIndex } from "./index/fingerprint-index.ts";
 import { cleanText, words } from "./text/clean.ts";
 
@@ -19,25 +19,20 @@ export interface DedupeDeps {
 export interface PreparedItem {
   item: ItemPayload;
   ref: string;
-  text: string;
-  fp: Fingerprint;
+  doc: PreparedDoc;
   ts: number;
 }
 
 /** Cleans and fingerprints one item (pure). */
 export function prepareItem(item: ItemPayload, settings: DedupeSettings): PreparedItem {
   const ref = itemRef(item.feedId, item.identityKey);
-  const doc = prepareDoc(item.content, settings);
-  let fp = doc.fp;
-  const tokens = words(doc.text);
-  if (tokens.length < settings.minWords) {
-    // Too short to fingerprint on its own: the title joins in; with no words at all the
-    // item can only match itself.
-    const all = [...words(cleanText(item.title)), ...tokens];
-    fp = all.length ? simhashTokens(all, settings.shingleSize) : simhash([ref]);
+  let doc = prepareDoc(item.content, settings);
+  if (doc.tokens.length < settings.minWords) {
+    // Too short to fingerprint on its own: the title joins in (the stored text stays the body).
+    doc = { ...fingerprintTokens([...words(cleanText(item.title)), ...doc.tokens], doc.text, settings), text: doc.text };
   }
   const ts = Date.parse(item.publishedAt ?? item.seenAt);
-  return { item, ref, text: doc.text, fp, ts };
+  return { item, ref, doc, ts };
 }
 
 export interface AssignedBatch {
@@ -51,7 +46,11 @@ export async function assignBatch(
   items: readonly ItemPayload[],
 ): Promise<AssignedBatch> {
   const prepared = items.map((it) => prepareItem(it, deps.settings));
-  const assignments = await deps.index.assign(prepared.map((p) => ({ ref: p.ref, ts: p.ts, fp: p.fp })));
+  const assignments = await deps.index.assign(
+    prepared.map((p) => ({
+      ref: p.ref, ts: p.ts, fp: p.doc.fp, sketch: p.doc.sketch, shingles: p.doc.shingles, numbers: p.doc.numbers,
+    })),
+  );
   return { prepared, assignments };
 }
 
@@ -70,13 +69,14 @@ export async function dedupeBatch(deps: DedupeDeps, items: readonly ItemPayload[
       url: p.item.url,
       canonicalUrl: p.item.canonicalUrl,
       title: p.item.title,
-      text: p.text,
+      text: p.doc.text,
       publishedAt: p.item.publishedAt ? new Date(p.item.publishedAt) : null,
       seenAt: new Date(p.item.seenAt),
       contentHash: p.item.contentHash,
-      simhash: toSigned64(p.fp),
+      simhash: toSigned64(p.doc.fp),
       storyKey: a.storyKey,
       distance: a.distance,
+      similarity: a.similarity,
     };
   });
   return saveAssignments(deps.db, rows);

@@ -1,75 +1,82 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FingerprintIndex, type Fingerprint } from "@newsfeed/dedupe";
+import { afterAll, describe, expect, it } from "vitest";
+import { FingerprintIndex, prepareDoc, type IndexEntry } from "@newsfeed/dedupe";
 
 const redis = new Redis(process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379");
 const prefix = `nf-test:${randomBytes(4).toString("hex")}:idx:`;
 const HOUR = 3_600_000;
-let index: FingerprintIndex;
+const index = new FingerprintIndex(redis, { prefix, windowMs: 72 * HOUR, minContainment: 0.4, maxNumberMismatches: 2 });
 
-beforeAll(() => {
-  index = new FingerprintIndex(redis, { prefix, windowMs: 72 * HOUR, threshold: 7 });
-});
 afterAll(async () => {
   const keys = await redis.keys(`${prefix}*`);
   if (keys.length) await redis.del(...keys);
   await redis.quit();
 });
 
-const flip = (fp: Fingerprint, bits: number[]): Fingerprint => {
-  let { hi, lo } = fp;
-  for (const b of bits) {
-    if (b < 32) lo = (lo ^ (1 << b)) >>> 0;
-    else hi = (hi ^ (1 << (b - 32))) >>> 0;
-  }
-  return { hi, lo };
+const WIRE = [
+  "Dockworkers at Port Halvering, the busiest container terminal on the eastern coast, began an indefinite strike early on Thursday after talks over pay and automation collapsed overnight, leaving at least 14 vessels waiting at anchor.",
+  "The Coastal Stevedores Union said about 3,200 members stopped work at 5 a.m. local time. The union is seeking a 9 percent raise over two years and written guarantees that remote-controlled cranes will not replace existing crews.",
+  "The Halvering Port Authority said it regretted the stoppage and had offered a 6 percent increase along with a retraining fund. It said cargo would be diverted to smaller harbours where possible.",
+  "Freight forwarders warned that the timing could hardly be worse. Retailers rely on the port for a large share of holiday imports, and a prolonged dispute could push up shipping costs within days.",
+  "No new talks have been scheduled. The regional labour mediator said she would contact both sides on Friday.",
+];
+const OTHER =
+  "Firefighters battled a fast-moving wildfire in the northern hills overnight as strong winds pushed flames toward several small villages, forcing hundreds of residents to leave their homes. Officials said no deaths had been reported but at least twelve houses and a school were destroyed.";
+const BRIEF = (shr: number, net: number) =>
+  `Shr ${shr} cts vs ${shr + 3} cts. Net ${net} mln vs ${net + 1} mln. Revs 41.5 mln vs 39.8 mln. The company said results for the quarter reflected higher sales of its industrial products and lower interest costs.`;
+
+let slot = 0;
+const entry = (ref: string, text: string, ts: number): IndexEntry => {
+  const d = prepareDoc(text);
+  return { ref, ts, fp: d.fp, sketch: d.sketch, shingles: d.shingles, numbers: d.numbers };
 };
-const BASE: Fingerprint = { hi: 0x9e3779b9, lo: 0x7f4a7c15 };
-const T0 = Date.parse("2026-11-27T00:00:00Z");
 
 describe("FingerprintIndex.assign", () => {
   it.each([
-    { slot: 1, name: "identical", bits: [], joins: true },
-    { slot: 2, name: "3 bits apart", bits: [1, 20, 40], joins: true },
-    // One differing bit in each 16-bit band: only the one-bit probes find it.
-    { slot: 3, name: "7 bits apart, every band touched", bits: [0, 16, 17, 32, 33, 48, 49], joins: true },
-    { slot: 4, name: "8 bits apart (over the threshold)", bits: [0, 1, 16, 17, 32, 33, 48, 49], joins: false },
-    { slot: 5, name: "unrelated", bits: [...Array(30).keys()].map((i) => i * 2), joins: false },
-  ])("$name", async ({ slot, name, bits, joins }) => {
-    const tag = name.replace(/\W+/g, "-");
+    { name: "an identical copy", copy: WIRE.join("\n\n"), joins: true },
+    { name: "a copy trimmed by 40%", copy: WIRE.slice(0, 3).join("\n\n"), joins: true },
+    { name: "a copy with a paragraph added", copy: [...WIRE, "Shares in port operators fell sharply in early trading."].join("\n\n"), joins: true },
+    { name: "a copy with words edited", copy: WIRE.join("\n\n").replace("indefinite", "open-ended").replace("regretted", "deplored"), joins: true },
+    { name: "an unrelated story", copy: OTHER, joins: false },
+  ])("$name", async ({ name, copy, joins }) => {
     // A time of its own per case, far outside the others' windows.
-    const ts = T0 + slot * 1000 * HOUR;
-    const [founder] = await index.assign([{ ref: `${tag}-a`, ts, fp: BASE }]);
-    const [copy] = await index.assign([{ ref: `${tag}-b`, ts: ts + HOUR, fp: flip(BASE, bits) }]);
+    const ts = Date.parse("2026-01-01T00:00:00Z") + ++slot * 1000 * HOUR;
+    const tag = name.replace(/\W+/g, "-");
+    const [founder] = await index.assign([entry(`${tag}-a`, WIRE.join("\n\n"), ts)]);
+    const [res] = await index.assign([entry(`${tag}-b`, copy, ts + HOUR)]);
+    expect(founder).toMatchObject({ storyKey: `${tag}-a`, created: true, similarity: 1 });
     if (joins) {
-      expect(copy).toEqual({ storyKey: `${tag}-a`, distance: bits.length, created: true });
+      expect(res).toMatchObject({ storyKey: `${tag}-a`, created: true });
+      expect(res!.similarity).toBeGreaterThanOrEqual(0.4);
     } else {
-      expect(copy).toEqual({ storyKey: `${tag}-b`, distance: 0, created: true });
+      expect(res).toEqual({ storyKey: `${tag}-b`, distance: 0, similarity: 1, created: true });
     }
-    expect(founder!.created).toBe(true);
+  });
+
+  it("keeps templated briefs with different numbers apart", async () => {
+    const ts = Date.parse("2026-01-01T00:00:00Z") + ++slot * 1000 * HOUR;
+    const [a, b, c] = await index.assign([
+      entry("brief-a", BRIEF(10, 5), ts),
+      entry("brief-b", BRIEF(22, 17), ts + 1),
+      entry("brief-a-copy", BRIEF(10, 5), ts + 2),
+    ]);
+    expect(a!.storyKey).toBe("brief-a");
+    expect(b!.storyKey).toBe("brief-b");
+    expect(c!.storyKey).toBe("brief-a");
   });
 
   it("keeps an item's assignment when it is delivered again", async () => {
-    const [a] = await index.assign([{ ref: "again-a", ts: T0, fp: { hi: 1, lo: 2 } }]);
-    const [b] = await index.assign([{ ref: "again-a", ts: T0, fp: { hi: 0xffff, lo: 0xffff } }]);
-    expect(b).toEqual({ storyKey: a!.storyKey, distance: 0, created: false });
+    const ts = Date.parse("2026-01-01T00:00:00Z") + ++slot * 1000 * HOUR;
+    const [first] = await index.assign([entry("again-a", WIRE.join("\n"), ts)]);
+    const [again] = await index.assign([entry("again-a", OTHER, ts)]);
+    expect(again).toEqual({ ...first, created: false });
   });
 
-  it("assigns copies inside one batch to one story", async () => {
-    const fp = { hi: 0x12345678, lo: 0x0badf00d };
-    const res = await index.assign([
-      { ref: "batch-1", ts: T0, fp },
-      { ref: "batch-2", ts: T0 + 1, fp: flip(fp, [5]) },
-      { ref: "batch-3", ts: T0 + 2, fp: flip(fp, [60]) },
-    ]);
-    expect(res.map((r) => r.storyKey)).toEqual(["batch-1", "batch-1", "batch-1"]);
-  });
-
-  it("ignores fingerprints outside the time window", async () => {
-    const fp = { hi: 0x0f0f0f0f, lo: 0x33333333 };
-    await index.assign([{ ref: "old", ts: T0 - 100 * HOUR, fp }]);
-    const [late] = await index.assign([{ ref: "new", ts: T0, fp }]);
+  it("ignores copies outside the time window", async () => {
+    const ts = Date.parse("2026-01-01T00:00:00Z") + ++slot * 1000 * HOUR;
+    await index.assign([entry("old", WIRE.join("\n"), ts - 100 * HOUR)]);
+    const [late] = await index.assign([entry("new", WIRE.join("\n"), ts)]);
     expect(late!.storyKey).toBe("new");
   });
 });

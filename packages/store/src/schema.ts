@@ -12,6 +12,7 @@ import {
   integer,
   pgTable,
   primaryKey,
+  real,
   text,
   timestamp,
   uniqueIndex,
@@ -141,8 +142,10 @@ export const storyItems = pgTable(
     itemId: bigint("item_id", { mode: "number" })
       .notNull()
       .references(() => items.id, { onDelete: "cascade" }),
-    /** Hamming distance to the fingerprint it matched (0 for the story's first item). */
+    /** Simhash Hamming distance (bits of 64) to the copy it matched; 0 for the story's first item. */
     distance: integer("distance").notNull().default(0),
+    /** Estimated share (0–1) of the smaller text contained in the copy it matched; 1 for the first item. */
+    similarity: real("similarity").notNull().default(1),
     addedAt: tstz("added_at").notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.storyId, t.itemId] }), uniqueIndex("story_items_item_key").on(t.itemId)],

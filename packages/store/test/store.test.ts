@@ -16,7 +16,8 @@ afterAll(async () => {
 
 const item = (over: Partial<AssignedItem> & Pick<AssignedItem, "feedId" | "identityKey" | "storyKey">): AssignedItem => ({
   guid: null, url: null, canonicalUrl: null, title: `title ${over.identityKey}`, text: "some text",
-  publishedAt: null, seenAt: new Date("2026-11-27T10:00:00Z"), contentHash: "h1", simhash: 1n, distance: 0, ...over,
+  publishedAt: null, seenAt: new Date("2026-11-27T10:00:00Z"), contentHash: "h1", simhash: 1n, distance: 0, similarity: 1,
+  ...over,
 });
 
 /** Every row of the pipeline's tables with its xmin: equal snapshots mean no row was written. */

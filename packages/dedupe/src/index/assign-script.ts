@@ -1,27 +1,33 @@
 /**
- * The candidate lookup and story assignment, run atomically in Redis.
+ * Candidate lookup, verification and story assignment, run atomically in Redis.
  *
  * Keys (all under the index prefix P):
- *   P fp:<ref>         hash h, l (the two 32-bit halves), s (story key), d (distance), t (ms)
- *   P b<i>:<band>      sorted set of refs scored by published time (ms), one per 16-bit band
+ *   P fp:<ref>            hash: s story key, t time (ms), g MinHash sketch (128 bytes), n shingles,
+ *                         m number mask (8 bytes), e lead-number bits, h/l simhash halves,
+ *                         d simhash distance and c containment (‰) to the copy it matched
+ *   P l<b>:<8 bytes>      sorted set of refs by time: LSH band b (2 sketch values) of their sketches
  *
- * ARGV: prefix, windowMs, threshold, ttlSeconds, probeBits (0 or 16), then per item:
- * ref, ts, hi, lo, b0, b1, b2, b3.
- * Returns per item: { storyKey, distance, created (1 when the fingerprint was new) }.
+ * ARGV: prefix, windowMs, minContainment (‰), maxNumberMismatches, ttlSeconds, then per item:
+ *       ref, ts, hi, lo, shingles, sketch, mask, lead.
+ * Returns per item: { storyKey, simhashDistance, containment‰, created (1 when new to the index) }.
  *
- * An item already in the index keeps its assignment, so re-processing changes nothing.
- * Candidates are fingerprints within ±window of the item's time whose band equals one
- * of the item's four 16-bit bands or (probeBits = 16) differs from it in one bit: by
- * pigeonhole every fingerprint within 7 bits is found. The nearest within `threshold`
- * bits wins (ties to the smaller story key).
+ * A candidate is any fingerprint within ±window of the item's time that shares an LSH
+ * band. It is verified when the estimated containment of the smaller shingle set in
+ * the larger reaches minContainment and the lead numbers of each side are found in the
+ * other's numbers, with at most maxNumberMismatches misses. The item joins the story of
+ * the best verified candidate (highest containment, ties to the smaller story key), or
+ * founds a story of its own. An item already in the index keeps its assignment.
  */
 export const ASSIGN_LUA = `
 local prefix = ARGV[1]
 local window = tonumber(ARGV[2])
-local threshold = tonumber(ARGV[3])
-local ttl = tonumber(ARGV[4])
-local probe_bits = tonumber(ARGV[5])
+local minC = tonumber(ARGV[3])
+local maxMiss = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[5])
+local K, BANDS, BAND_BYTES = 32, 16, 8
+local FIELDS = 8
 local out = {}
+
 local function popcount(x)
   local c = 0
   while x ~= 0 do
@@ -30,53 +36,83 @@ local function popcount(x)
   end
   return c
 end
-local n = (#ARGV - 5) / 8
+
+-- Estimated containment (per mille) of the smaller shingle set in the larger.
+local function containment(sa, na, sb, nb)
+  local m = math.min(na, nb)
+  if m == 0 then return 0 end
+  local eq = 0
+  for k = 0, K - 1 do
+    if string.sub(sa, 4 * k + 1, 4 * k + 4) == string.sub(sb, 4 * k + 1, 4 * k + 4) then eq = eq + 1 end
+  end
+  local j = eq / K
+  local c = j * (na + nb) / (1 + j) / m
+  if c > 1 then c = 1 end
+  return math.floor(c * 1000 + 0.5)
+end
+
+-- Lead numbers (bit positions) not present in the other side's number mask.
+local function misses(lead, mask)
+  local n = 0
+  for i = 1, #lead do
+    local p = string.byte(lead, i)
+    local byte = string.byte(mask, math.floor(p / 8) + 1)
+    if bit.band(byte, bit.lshift(1, p % 8)) == 0 then n = n + 1 end
+  end
+  return n
+end
+
+local n = (#ARGV - 5) / FIELDS
 for k = 0, n - 1 do
-  local base = 5 + k * 8
+  local base = 5 + k * FIELDS
   local ref = ARGV[base + 1]
   local ts = tonumber(ARGV[base + 2])
   local hi = tonumber(ARGV[base + 3])
   local lo = tonumber(ARGV[base + 4])
+  local shingles = tonumber(ARGV[base + 5])
+  local sketch = ARGV[base + 6]
+  local mask = ARGV[base + 7]
+  local lead = ARGV[base + 8]
   local fpkey = prefix .. 'fp:' .. ref
-  local existing = redis.call('HMGET', fpkey, 's', 'd')
+  local existing = redis.call('HMGET', fpkey, 's', 'd', 'c')
   if existing[1] then
-    out[#out + 1] = { existing[1], tonumber(existing[2]), 0 }
+    out[#out + 1] = { existing[1], tonumber(existing[2]), tonumber(existing[3]), 0 }
   else
-    local best, bestd = nil, threshold + 1
+    local best, bestC, bestD = nil, -1, 0
     local seen = {}
-    for i = 0, 3 do
-      local band = tonumber(ARGV[base + 5 + i])
-      for j = -1, probe_bits - 1 do
-      local probe = band
-      if j >= 0 then probe = bit.bxor(band, bit.lshift(1, j)) end
-      local members = redis.call('ZRANGEBYSCORE', prefix .. 'b' .. i .. ':' .. probe, ts - window, ts + window)
+    for b = 0, BANDS - 1 do
+      local bkey = prefix .. 'l' .. b .. ':' .. string.sub(sketch, b * BAND_BYTES + 1, (b + 1) * BAND_BYTES)
+      local members = redis.call('ZRANGEBYSCORE', bkey, ts - window, ts + window)
       for _, m in ipairs(members) do
-        if not seen[m] then
+        if not seen[m] and m ~= ref then
           seen[m] = true
-          local c = redis.call('HMGET', prefix .. 'fp:' .. m, 'h', 'l', 's')
+          local c = redis.call('HMGET', prefix .. 'fp:' .. m, 'g', 'n', 'm', 'e', 's', 'h', 'l')
           if c[1] then
-            local d = popcount(bit.bxor(tonumber(c[1]), hi)) + popcount(bit.bxor(tonumber(c[2]), lo))
-            if d < bestd or (d == bestd and best ~= nil and c[3] < best) then
-              best, bestd = c[3], d
+            local cc = containment(sketch, shingles, c[1], tonumber(c[2]))
+            if cc >= minC and misses(lead, c[3]) + misses(c[4], mask) <= maxMiss then
+              if cc > bestC or (cc == bestC and c[5] < best) then
+                best, bestC = c[5], cc
+                bestD = popcount(bit.bxor(tonumber(c[6]), hi)) + popcount(bit.bxor(tonumber(c[7]), lo))
+              end
             end
           end
         end
       end
-      end
     end
-    local story, d = ref, 0
+    local story, d, c = ref, 0, 1000
     if best ~= nil then
-      story, d = best, bestd
+      story, d, c = best, bestD, bestC
     end
-    redis.call('HSET', fpkey, 'h', hi, 'l', lo, 's', story, 'd', d, 't', ts)
+    redis.call('HSET', fpkey, 's', story, 't', ts, 'g', sketch, 'n', shingles, 'm', mask, 'e', lead,
+      'h', hi, 'l', lo, 'd', d, 'c', c)
     redis.call('EXPIRE', fpkey, ttl)
-    for i = 0, 3 do
-      local bkey = prefix .. 'b' .. i .. ':' .. ARGV[base + 5 + i]
+    for b = 0, BANDS - 1 do
+      local bkey = prefix .. 'l' .. b .. ':' .. string.sub(sketch, b * BAND_BYTES + 1, (b + 1) * BAND_BYTES)
       redis.call('ZADD', bkey, ts, ref)
       redis.call('ZREMRANGEBYSCORE', bkey, '-inf', '(' .. (ts - 2 * window))
       redis.call('EXPIRE', bkey, ttl)
     end
-    out[#out + 1] = { story, d, 1 }
+    out[#out + 1] = { story, d, c, 1 }
   end
 end
 return out

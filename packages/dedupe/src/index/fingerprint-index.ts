@@ -1,16 +1,17 @@
 import type { Redis } from "ioredis";
-import { bands16, type Fingerprint } from "../fingerprint/simhash.ts";
+import type { Fingerprint } from "../fingerprint/simhash.ts";
+import type { NumberSignature } from "../fingerprint/sketch.ts";
 import { ASSIGN_LUA } from "./assign-script.ts";
 
 export interface IndexOptions {
-  /** Key prefix for every index key, e.g. "nf:idx:". */
+  /** Key prefix for every index key, e.g. "newsfeed:idx:". */
   prefix: string;
   /** Candidates must be published within ± this window (ms). */
   windowMs: number;
-  /** Largest Hamming distance that joins an existing story. */
-  threshold: number;
-  /** Also probe each band's one-bit neighbours (finds every match within 7 bits). Default true. */
-  multiProbe?: boolean;
+  /** Smallest estimated containment (0–1) of the smaller text in the larger that joins a story. */
+  minContainment: number;
+  /** Lead numbers of either side that may be missing from the other. */
+  maxNumberMismatches: number;
 }
 
 export interface IndexEntry {
@@ -19,38 +20,50 @@ export interface IndexEntry {
   /** Published (or first seen) time, ms since the epoch. */
   ts: number;
   fp: Fingerprint;
+  sketch: Buffer;
+  shingles: number;
+  numbers: NumberSignature;
 }
 
 export interface Assignment {
   storyKey: string;
+  /** Simhash Hamming distance to the copy it matched; 0 when it founded the story. */
   distance: number;
+  /** Estimated containment (0–1) shared with the copy it matched; 1 when it founded the story. */
+  similarity: number;
   /** False when the item was already in the index (a re-delivery). */
   created: boolean;
 }
 
-type AssignFn = (...args: (string | number)[]) => Promise<[string, number, number][]>;
+type AssignFn = (...args: (string | number | Buffer)[]) => Promise<[string, number, number, number][]>;
 
 /** The recent-fingerprint index in Redis; `assign` is one atomic Lua call per batch. */
 export class FingerprintIndex {
   private readonly assignFn: AssignFn;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly opts: IndexOptions,
   ) {
-    if (!(redis as unknown as Record<string, unknown>).nfAssign) {
-      redis.defineCommand("nfAssign", { numberOfKeys: 0, lua: ASSIGN_LUA });
+    if (!(redis as unknown as Record<string, unknown>).nfAssign2) {
+      redis.defineCommand("nfAssign2", { numberOfKeys: 0, lua: ASSIGN_LUA });
     }
-    this.assignFn = (redis as unknown as { nfAssign: AssignFn }).nfAssign.bind(redis);
+    this.assignFn = (redis as unknown as { nfAssign2: AssignFn }).nfAssign2.bind(redis);
   }
 
   async assign(entries: readonly IndexEntry[]): Promise<Assignment[]> {
     if (entries.length === 0) return [];
     const ttlSeconds = Math.ceil((this.opts.windowMs * 2) / 1000);
-    const args: (string | number)[] = [this.opts.prefix, this.opts.windowMs, this.opts.threshold, ttlSeconds,
-      this.opts.multiProbe === false ? 0 : 16];
-    for (const e of entries) args.push(e.ref, e.ts, e.fp.hi, e.fp.lo, ...bands16(e.fp));
+    const args: (string | number | Buffer)[] = [
+      this.opts.prefix, this.opts.windowMs, Math.round(this.opts.minContainment * 1000),
+      this.opts.maxNumberMismatches, ttlSeconds,
+    ];
+    for (const e of entries) {
+      args.push(e.ref, e.ts, e.fp.hi, e.fp.lo, e.shingles, e.sketch, e.numbers.mask, e.numbers.lead);
+    }
     const res = await this.assignFn(...args);
-    return res.map(([storyKey, distance, created]) => ({ storyKey, distance, created: created === 1 }));
+    return res.map(([storyKey, distance, permille, created]) => ({
+      storyKey, distance, similarity: permille / 1000, created: created === 1,
+    }));
   }
 }

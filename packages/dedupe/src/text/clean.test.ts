@@ -42,7 +42,17 @@ describe("cleanText", () => {
 });
 
 describe("words", () => {
-  it("lower-cases and keeps numbers whole", () => {
-    expect(words("Shares rose 3.5% to $2,600 in U.S. trading")).toEqual(["shares", "rose", "3.5", "to", "2,600", "in", "u.s", "trading"]);
+  it("lower-cases, keeps numbers whole and drops thousands separators", () => {
+    expect(words("Shares rose 3.5% to $2,600 in U.S. trading")).toEqual(["shares", "rose", "3.5", "to", "2600", "in", "u.s", "trading"]);
+  });
+});
+
+describe("datelines with state abbreviations", () => {
+  it.each([
+    ["OLD BETHPAGE, N.Y., March 2 (Reuters) - OSR Corp said", "OSR Corp said"],
+    ["NEW YORK, Feb 26 - Texaco said", "Texaco said"],
+    ["WASHINGTON, March 2 - The U.S. said", "The U.S. said"],
+  ])("%s", (input, want) => {
+    expect(stripDateline(input)).toBe(want);
   });
 });

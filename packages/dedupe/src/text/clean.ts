@@ -1,43 +1,56 @@
 /**
- * Cleaning before fingerprinting: HTML → text (parsed, not tag-stripped),
- * Unicode and entity normalization, and a paragraph repeated on the same
- * page counted once. Pure functions, no I/O.
+ * Cleaning before fingerprinting: HTML → paragraphs (parsed, not tag-stripped),
+ * Unicode and entity normalization, datelines, bylines and credits out, and a
+ * paragraph repeated on the same page counted once. Pure functions, no I/O.
  */
 import { Parser } from "htmlparser2";
 import { decodeHTML } from "entities";
 
-/** Elements whose content is never article text. */
+/** Elements whose content is never article text (the headline too: it is kept apart). */
 const SKIP = new Set([
-  "script", "style", "noscript", "template", "nav", "footer", "header", "aside", "form",
-  "button", "select", "iframe", "svg", "canvas", "figure", "figcaption",
+  "script", "style", "noscript", "template", "nav", "footer", "header", "aside", "form", "button",
+  "select", "iframe", "svg", "canvas", "figure", "figcaption", "h1", "time", "title", "head", "menu",
 ]);
 /** Elements that end a paragraph. */
 const BLOCK = new Set([
-  "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
-  "blockquote", "pre", "table", "tr", "td", "th", "dd", "dt", "hr", "main",
+  "p", "div", "br", "li", "ul", "ol", "h2", "h3", "h4", "h5", "h6", "section", "article",
+  "blockquote", "pre", "table", "tr", "td", "th", "dd", "dt", "hr", "main", "body",
 ]);
+/** class or id values that mark page furniture, in the manner of Readability's "unlikely candidates". */
+const CHROME_ATTR =
+  /(^|[\s_-])(share|sharing|social|related|newsletter|subscribe|subscription|promo|advert|ad|ads|adslot|ad-slot|sponsor|comment|comments|cookie|paywall|sidebar|breadcrumbs?|byline|caption|footer|header|nav|menu|popup|modal|banner|signup|tags)([\s_-]|$)/i;
 
-const looksLikeHtml = (s: string): boolean => /<\/?[a-z][\s\S]*?>/i.test(s);
+const looksLikeHtml = (s: string): boolean => /<\/?[a-z][^>]*>/i.test(s);
 
-/** Converts HTML to text with one paragraph per line; non-content elements are dropped. */
+/**
+ * Converts HTML to paragraphs. When the page has an <article>, only its content
+ * counts; non-content elements and elements marked as page furniture are dropped.
+ */
 export function htmlToText(html: string): string {
+  const hasArticle = /<article[\s>]/i.test(html);
   const out: string[] = [];
   let skipDepth = 0;
+  let articleDepth = 0;
+  const stack: boolean[] = []; // per open element: did it start a skip?
   const parser = new Parser(
     {
-      onopentag(name) {
-        if (SKIP.has(name)) skipDepth++;
-        else if (BLOCK.has(name)) out.push("\n");
+      onopentag(name, attrs) {
+        if (name === "article") articleDepth++;
+        const skip = SKIP.has(name) || CHROME_ATTR.test(`${attrs.class ?? ""} ${attrs.id ?? ""}`);
+        stack.push(skip);
+        if (skip) skipDepth++;
+        if (BLOCK.has(name)) out.push("\n");
       },
       ontext(text) {
-        if (skipDepth === 0) out.push(text);
+        if (skipDepth === 0 && (!hasArticle || articleDepth > 0)) out.push(text);
       },
       onclosetag(name) {
-        if (SKIP.has(name)) skipDepth = Math.max(0, skipDepth - 1);
-        else if (BLOCK.has(name)) out.push("\n");
+        if (stack.pop()) skipDepth--;
+        if (name === "article") articleDepth = Math.max(0, articleDepth - 1);
+        if (BLOCK.has(name)) out.push("\n");
       },
     },
-    { decodeEntities: true, lowerCaseTags: true },
+    { decodeEntities: true, lowerCaseTags: true, recognizeSelfClosing: true },
   );
   parser.write(html);
   parser.end();
@@ -55,38 +68,60 @@ export function normalizeUnicode(s: string): string {
 }
 
 /**
- * Text ready for display and fingerprinting: HTML parsed when present, entities
- * decoded, Unicode normalized, whitespace folded, one paragraph per line, and a
- * paragraph repeated on the same page kept once.
- */
-export function cleanText(input: string): string {
-  const text = looksLikeHtml(input) ? htmlToText(input) : decodeHTML(input);
-  const seen = new Set<string>();
-  const paragraphs: string[] = [];
-  for (const raw of normalizeUnicode(text).split(/\n+/)) {
-    const p = stripDateline(raw.replace(/\s+/g, " ").trim());
-    if (!p) continue;
-    const key = p.toLowerCase();
-    if (seen.has(key)) continue;
-    seen.add(key);
-    paragraphs.push(p);
-  }
-  return paragraphs.join("\n");
-}
-
-/**
  * A dateline or agency credit opening a paragraph: "CITY, Nov 26 (Agency) -",
- * "CITY (Agency) -", "(Agency) ". General patterns, not a list of agencies.
+ * "CITY, Feb 26 -", "CITY (Agency) -", "(Agency) ". General patterns, not a list of agencies.
  */
 const DATELINE =
-  /^(?:[A-Z][A-Z.'\- ]{1,40}(?:,\s*[A-Z][A-Za-z.]*\.?(?:\s+\d{1,2})?)?\s*)?\([A-Z][A-Za-z.&' -]{1,30}\)\s*(?:[-:]+\s*)?/;
+  /^(?:[A-Z][A-Z.'\- ]{1,40}(?:,\s*[A-Za-z.]{2,12}(?:\s+\d{1,2})?)*\s*(?:\([A-Z][^()]{1,30}\)\s*)?[-:]+\s+|\([A-Z][A-Za-z.&' -]{1,30}\)\s*(?:[-:]+\s*)?)/;
+/** A byline or credit paragraph: "By Jane Doe", "Source: Agency", "Reporting by …". */
+const BYLINE = /^(?:by|reporting by|writing by|editing by|source|sources|photo|image|credit)\b[:\s][^.!?]{0,60}$/i;
 
 /** The paragraph without a leading dateline or agency credit. */
 export function stripDateline(paragraph: string): string {
   return paragraph.replace(DATELINE, "");
 }
 
-/** Lower-cased word tokens (letters and digits) of cleaned text. */
+/**
+ * Body paragraphs, cleaned: HTML parsed when present, entities decoded, Unicode
+ * normalized, whitespace folded, datelines and bylines out, and a paragraph
+ * repeated on the page (also behind a short label such as a "Summary:" standfirst)
+ * kept once.
+ */
+export function cleanParagraphs(input: string): string[] {
+  // Entities are decoded once more after parsing: feeds often double-escape them.
+  const text = decodeHTML(looksLikeHtml(input) ? htmlToText(input) : input);
+  const paragraphs: string[] = [];
+  for (const raw of normalizeUnicode(text).split(/\n+/)) {
+    const p = stripDateline(raw.replace(/\s+/g, " ").trim());
+    if (!p || BYLINE.test(p)) continue;
+    paragraphs.push(p);
+  }
+  const keys = paragraphs.map((p) => p.toLowerCase());
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (let i = 0; i < paragraphs.length; i++) {
+    const k = keys[i]!;
+    if (seen.has(k)) continue;
+    // "Standfirst: <a later paragraph>": the same paragraph behind a label of a few words.
+    const colon = k.indexOf(": ");
+    if (colon > 0 && colon < 30 && keys.includes(k.slice(colon + 2))) continue;
+    seen.add(k);
+    out.push(paragraphs[i]!);
+  }
+  return out;
+}
+
+/** cleanParagraphs joined one paragraph a line. */
+export function cleanText(input: string): string {
+  return cleanParagraphs(input).join("\n");
+}
+
+/** Lower-cased word tokens (letters and digits); thousands separators dropped from numbers. */
 export function words(text: string): string[] {
-  return text.toLowerCase().match(/[\p{L}\p{N}]+(?:['.,][\p{L}\p{N}]+)*/gu) ?? [];
+  const tokens = text.toLowerCase().match(/[\p{L}\p{N}]+(?:['.,][\p{L}\p{N}]+)*/gu) ?? [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (t.includes(",") && /^\d{1,3}(,\d{3})+(\.\d+)?$/.test(t)) tokens[i] = t.replace(/,/g, "");
+  }
+  return tokens;
 }

@@ -16,8 +16,10 @@ export interface AssignedItem {
   /** Signed 64-bit simhash. */
   simhash: bigint;
   storyKey: string;
-  /** Hamming distance to the fingerprint it matched; 0 when it founded the story. */
+  /** Simhash Hamming distance to the copy it matched; 0 when it founded the story. */
   distance: number;
+  /** Estimated containment (0–1) shared with the copy it matched; 1 when it founded the story. */
+  similarity: number;
 }
 
 export interface SaveResult {
@@ -138,13 +140,14 @@ async function saveInTx(client: PoolClient, rows: AssignedItem[]): Promise<SaveR
   }
 
   const members = await client.query(
-    `INSERT INTO story_items (story_id, item_id, distance)
-     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[])
+    `INSERT INTO story_items (story_id, item_id, distance, similarity)
+     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::real[])
      ON CONFLICT DO NOTHING`,
     [
       arr(rows, (r) => storyId.get(r.storyKey)!),
       arr(rows, (r) => itemId.get(keyOf(r.feedId, r.identityKey))!),
       arr(rows, (r) => r.distance),
+      arr(rows, (r) => r.similarity),
     ],
   );
   // Recompute every story that existed, and a new story any of whose members was not a

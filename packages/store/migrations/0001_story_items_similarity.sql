@@ -1,0 +1,1 @@
+ALTER TABLE "story_items" ADD COLUMN "similarity" real DEFAULT 1 NOT NULL;
