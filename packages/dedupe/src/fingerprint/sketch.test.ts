@@ -48,12 +48,13 @@ describe("containment estimate", () => {
   });
 });
 
-describe("numberMismatches", () => {
+describe("numberMismatches (lead numbers of the shorter text missing from the longer)", () => {
   const sig = (t: string) => numberSignature(words(t));
   it.each([
     { a: "Shr 10 cts vs 12 cts, net 5 mln", b: "Shr 10 cts vs 12 cts, net 5 mln", want: 0 },
-    { a: "Shr 10 cts vs 12 cts, net 5 mln", b: "Shr 22 cts vs 25 cts, net 17 mln", want: 6 },
-    { a: "backlog of 41 ships", b: "backlog of 30 ships", want: 2 },
+    { a: "Shr 10 cts vs 12 cts, net 5 mln", b: "Shr 22 cts vs 25 cts, net 17 mln", want: 3 },
+    { a: "backlog of 41 ships", b: "backlog of 30 ships", want: 1 },
+    { a: "Shr 12 cts vs 99 cts", b: "Shr 12 cts vs 99 cts. Year shr 1.79 dlrs vs 1.90 dlrs", want: 0 }, // trimmed copy
     { a: "sold 185,400 tonnes", b: "sold 185400 tonnes", want: 0 }, // thousands separators normalized
     { a: "no numbers here", b: "none there either", want: 0 },
   ])("$a | $b → $want", ({ a, b, want }) => {

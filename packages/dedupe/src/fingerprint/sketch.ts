@@ -96,12 +96,12 @@ export function numberSignature(tokens: readonly string[]): NumberSignature {
   return { mask, lead: Buffer.from(lead) };
 }
 
-/** Lead numbers of each side missing from the other's numbers, counted. */
-export function numberMismatches(a: NumberSignature, b: NumberSignature): number {
-  const missing = (lead: Buffer, mask: Buffer) => {
-    let n = 0;
-    for (const p of lead) if (!(mask[p >> 3]! & (1 << (p & 7)))) n++;
-    return n;
-  };
-  return missing(a.lead, b.mask) + missing(b.lead, a.mask);
+/**
+ * Numbers in the lead of `shorter` missing from the numbers of `longer`: a trimmed
+ * copy keeps its lead, while templated briefs differ in their leading figures.
+ */
+export function numberMismatches(shorter: NumberSignature, longer: NumberSignature): number {
+  let n = 0;
+  for (const p of shorter.lead) if (!(longer.mask[p >> 3]! & (1 << (p & 7)))) n++;
+  return n;
 }

@@ -13,8 +13,8 @@
  *
  * A candidate is any fingerprint within ±window of the item's time that shares an LSH
  * band. It is verified when the estimated containment of the smaller shingle set in
- * the larger reaches minContainment and the lead numbers of each side are found in the
- * other's numbers, with at most maxNumberMismatches misses. The item joins the story of
+ * the larger reaches minContainment and the numbers in the lead of the shorter text are
+ * found among the longer one's numbers, with at most maxNumberMismatches misses. The item joins the story of
  * the best verified candidate (highest containment, ties to the smaller story key), or
  * founds a story of its own. An item already in the index keeps its assignment.
  */
@@ -89,7 +89,14 @@ for k = 0, n - 1 do
           local c = redis.call('HMGET', prefix .. 'fp:' .. m, 'g', 'n', 'm', 'e', 's', 'h', 'l')
           if c[1] then
             local cc = containment(sketch, shingles, c[1], tonumber(c[2]))
-            if cc >= minC and misses(lead, c[3]) + misses(c[4], mask) <= maxMiss then
+            -- The shorter text's lead numbers must be in the longer one (a trimmed copy keeps its lead).
+            local nmiss
+            if shingles <= tonumber(c[2]) then nmiss = misses(lead, c[3]) else nmiss = misses(c[4], mask) end
+            -- Templated briefs share wording but not figures: the less text two copies share,
+            -- the fewer lead numbers may be missing (none below 600 per mille).
+            local allowed = 0
+            if cc >= 800 then allowed = maxMiss elseif cc >= 600 then allowed = math.min(1, maxMiss) end
+            if cc >= minC and nmiss <= allowed then
               if cc > bestC or (cc == bestC and c[5] < best) then
                 best, bestC = c[5], cc
                 bestD = popcount(bit.bxor(tonumber(c[6]), hi)) + popcount(bit.bxor(tonumber(c[7]), lo))
