@@ -5,9 +5,9 @@
  * Pure, no I/O.
  */
 
-/** MinHash values per sketch; 16 LSH bands of 2 values. */
+/** MinHash values per sketch; each value is an LSH band of its own. */
 export const SKETCH_SIZE = 32;
-export const BAND_ROWS = 2;
+export const BAND_ROWS = 1;
 export const BANDS = SKETCH_SIZE / BAND_ROWS;
 
 /** Words at the start of the body whose numbers must be found in the other text. */

@@ -5,7 +5,7 @@
  *   P fp:<ref>            hash: s story key, t time (ms), g MinHash sketch (128 bytes), n shingles,
  *                         m number mask (8 bytes), e lead-number bits, h/l simhash halves,
  *                         d simhash distance and c containment (‰) to the copy it matched
- *   P l<b>:<8 bytes>      sorted set of refs by time: LSH band b (2 sketch values) of their sketches
+ *   P l<b>:<4 bytes>      sorted set of refs by time whose sketch value b is these 4 bytes (an LSH band)
  *
  * ARGV: prefix, windowMs, minContainment (‰), maxNumberMismatches, ttlSeconds, then per item:
  *       ref, ts, hi, lo, shingles, sketch, mask, lead.
@@ -24,7 +24,7 @@ local window = tonumber(ARGV[2])
 local minC = tonumber(ARGV[3])
 local maxMiss = tonumber(ARGV[4])
 local ttl = tonumber(ARGV[5])
-local K, BANDS, BAND_BYTES = 32, 16, 8
+local K, BANDS, BAND_BYTES = 32, 32, 4
 local FIELDS = 8
 local out = {}
 
