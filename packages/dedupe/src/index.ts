@@ -6,7 +6,8 @@ export {
   minhash, containment, numberSignature, numberMismatches, shingleHashes, SKETCH_SIZE, BANDS, LEAD_WORDS,
   type NumberSignature,
 } from "./fingerprint/sketch.ts";
-export { prepareDoc, fingerprintTokens, itemRef, DEFAULT_FINGERPRINT, type FingerprintOptions, type PreparedDoc } from "./fingerprint/document.ts";
+export { hashTokens, fingerprintHashed, type FastFingerprint } from "./fingerprint/fast.ts";
+export { prepareDoc, itemRef, DEFAULT_FINGERPRINT, type FingerprintOptions, type PreparedDoc } from "./fingerprint/document.ts";
 export { FingerprintIndex, type IndexOptions, type IndexEntry, type Assignment } from "./index/fingerprint-index.ts";
 export {
   dedupeBatch, assignBatch, prepareItem, type DedupeDeps, type DedupeSettings, type PreparedItem, type AssignedBatch,

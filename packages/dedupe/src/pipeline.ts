@@ -1,9 +1,8 @@
 import type { ItemPayload } from "@newsfeed/jobs";
 import { saveAssignments, type AssignedItem, type Db, type SaveResult } from "@newsfeed/store";
-import { fingerprintTokens, itemRef, prepareDoc, type FingerprintOptions, type PreparedDoc } from "./fingerprint/document.ts";
+import { itemRef, prepareDoc, type FingerprintOptions, type PreparedDoc } from "./fingerprint/document.ts";
 import { toSigned64 } from "./fingerprint/simhash.ts";
 import type { Assignment, FingerprintIndex } from "./index/fingerprint-index.ts";
-import { cleanText, words } from "./text/clean.ts";
 
 export interface DedupeSettings extends FingerprintOptions {
   /** Bodies with fewer words than this are fingerprinted with their title. */
@@ -26,11 +25,8 @@ export interface PreparedItem {
 /** Cleans and fingerprints one item (pure). */
 export function prepareItem(item: ItemPayload, settings: DedupeSettings): PreparedItem {
   const ref = itemRef(item.feedId, item.identityKey);
-  let doc = prepareDoc(item.content, settings);
-  if (doc.tokens.length < settings.minWords) {
-    // Too short to fingerprint on its own: the title joins in (the stored text stays the body).
-    doc = { ...fingerprintTokens([...words(cleanText(item.title)), ...doc.tokens], doc.text, settings), text: doc.text };
-  }
+  // Too short to fingerprint on its own: the title joins in (the stored text stays the body).
+  const doc = prepareDoc(item.content, settings, { title: item.title, minWords: settings.minWords });
   const ts = Date.parse(item.publishedAt ?? item.seenAt);
   return { item, ref, doc, ts };
 }

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import { cleanText, words } from "../text/clean.ts";
-import { simhashTokens, type Fingerprint } from "./simhash.ts";
-import { minhash, numberSignature, shingleHashes, type NumberSignature } from "./sketch.ts";
+import { cleanText } from "../text/clean.ts";
+import { fastTokenCopy, fingerprintHashed, hashTokens, restoreTokens } from "./fast.ts";
+import type { Fingerprint } from "./simhash.ts";
+import type { NumberSignature } from "./sketch.ts";
 
 export interface FingerprintOptions {
   /** Words per shingle. */
@@ -12,7 +13,8 @@ export const DEFAULT_FINGERPRINT: FingerprintOptions = { shingleSize: 5 };
 
 export interface PreparedDoc {
   text: string;
-  tokens: string[];
+  /** Word tokens fingerprinted. */
+  tokens: number;
   /** 64-bit simhash of the shingles (stored with the item). */
   fp: Fingerprint;
   /** MinHash sketch of the shingles, for candidates (LSH bands) and verification. */
@@ -22,23 +24,26 @@ export interface PreparedDoc {
   numbers: NumberSignature;
 }
 
-/** Fingerprints of a token sequence. */
-export function fingerprintTokens(tokens: string[], text: string, opts: FingerprintOptions): PreparedDoc {
-  const hashes = shingleHashes(tokens, opts.shingleSize);
-  return {
-    text,
-    tokens,
-    fp: simhashTokens(tokens, opts.shingleSize),
-    sketch: minhash(hashes),
-    shingles: hashes.length,
-    numbers: numberSignature(tokens),
-  };
-}
-
-/** Cleans a body and fingerprints it: the pure half of the dedupe stage. */
-export function prepareDoc(body: string, opts: FingerprintOptions = DEFAULT_FINGERPRINT): PreparedDoc {
+/**
+ * Cleans a body and fingerprints it: the pure half of the dedupe stage. When the
+ * body has fewer than `minWords` words, the title's words are fingerprinted before it.
+ */
+export function prepareDoc(
+  body: string,
+  opts: FingerprintOptions = DEFAULT_FINGERPRINT,
+  short?: { title: string; minWords: number },
+): PreparedDoc {
   const text = cleanText(body);
-  return fingerprintTokens(words(text), text, opts);
+  let count = hashTokens(text);
+  if (short && count < short.minWords) {
+    const bodyHashes = fastTokenCopy(count);
+    const titleCount = hashTokens(cleanText(short.title));
+    const titleHashes = fastTokenCopy(titleCount);
+    restoreTokens(bodyHashes);
+    count = bodyHashes.length;
+    return { text, ...fingerprintHashed(count, opts.shingleSize, titleHashes) };
+  }
+  return { text, ...fingerprintHashed(count, opts.shingleSize) };
 }
 
 /** The index id of an item: stable across fetches, short. */

@@ -56,3 +56,10 @@ describe("datelines with state abbreviations", () => {
     expect(stripDateline(input)).toBe(want);
   });
 });
+
+describe("plain wire text with ticker symbols", () => {
+  it("keeps <TXC> as text and still parses real HTML", () => {
+    expect(cleanText("Texaco Canada <TXC> lowered prices.")).toBe("Texaco Canada <TXC> lowered prices.");
+    expect(cleanText("<p>Texaco Canada &lt;TXC&gt; lowered prices.</p>")).toBe("Texaco Canada <TXC> lowered prices.");
+  });
+});

@@ -20,7 +20,15 @@ const BLOCK = new Set([
 const CHROME_ATTR =
   /(^|[\s_-])(share|sharing|social|related|newsletter|subscribe|subscription|promo|advert|ad|ads|adslot|ad-slot|sponsor|comment|comments|cookie|paywall|sidebar|breadcrumbs?|byline|caption|footer|header|nav|menu|popup|modal|banner|signup|tags)([\s_-]|$)/i;
 
-const looksLikeHtml = (s: string): boolean => /<\/?[a-z][^>]*>/i.test(s);
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * HTML when it has a real HTML tag; "<TXC>"-style ticker symbols in plain wire text
+ * are text, not markup.
+ */
+const HTML_TAG =
+  /<(?:\/?(?:p|div|br|span|a|article|html|body|head|b|i|u|em|strong|ul|ol|li|h[1-6]|img|table|tbody|tr|td|th|section|main|figure|blockquote|script|style|meta|link|header|footer|nav|aside|time|pre|hr|iframe|noscript|form)\b[^>]*|!doctype[^>]*|!--)>/i;
+const looksLikeHtml = (s: string): boolean => s.includes("<") && HTML_TAG.test(s);
 
 /**
  * Converts HTML to paragraphs. When the page has an <article>, only its content
@@ -59,6 +67,8 @@ export function htmlToText(html: string): string {
 
 /** Straight quotes, plain dashes, no zero-width characters, NFKC. */
 export function normalizeUnicode(s: string): string {
+  // Every character below changes only outside ASCII (the backtick aside): most text skips it all.
+  if (!NON_ASCII.test(s)) return s.includes("`") ? s.replace(/`/g, "'") : s;
   return s
     .normalize("NFKC")
     .replace(/[\u2018\u2019\u201A\u201B\u2032\u00B4`]/g, "'")
@@ -76,6 +86,41 @@ const DATELINE =
 /** A byline or credit paragraph: "By Jane Doe", "Source: Agency", "Reporting by …". */
 const BYLINE = /^(?:by|reporting by|writing by|editing by|source|sources|photo|image|credit)\b[:\s][^.!?]{0,60}$/i;
 
+/**
+ * The non-empty lines of `text` with whitespace folded to single spaces and trimmed,
+ * in one pass; a line is copied through a regex only when it needs folding.
+ */
+function foldedLines(text: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let dirty = false;
+  let prevSpace = true; // at a line start, a space is leading whitespace
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 10;
+    if (c === 10) {
+      if (i > start) {
+        const line = text.slice(start, i);
+        const folded = dirty || prevSpace ? line.replace(/\s+/g, " ").trim() : line;
+        if (folded) out.push(folded);
+      }
+      start = i + 1;
+      dirty = false;
+      prevSpace = true;
+    } else if (c === 32) {
+      if (prevSpace) dirty = true;
+      prevSpace = true;
+    } else if (c < 32 || c === 0xa0 || (c >= 0x2000 && c <= 0x200a) || c === 0x3000 || c === 0x1680 || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f) {
+      dirty = true;
+      prevSpace = true;
+    } else {
+      prevSpace = false;
+    }
+  }
+  return out;
+}
+/** Cheap pre-test: a dateline starts with a capital letter or a parenthesis. */
+const DATELINE_START = /^(?:[A-Z][A-Z.'\- ]{1,40}[,(\-:]|\()/;
+
 /** The paragraph without a leading dateline or agency credit. */
 export function stripDateline(paragraph: string): string {
   return paragraph.replace(DATELINE, "");
@@ -89,14 +134,17 @@ export function stripDateline(paragraph: string): string {
  */
 export function cleanParagraphs(input: string): string[] {
   // Entities are decoded once more after parsing: feeds often double-escape them.
-  const text = decodeHTML(looksLikeHtml(input) ? htmlToText(input) : input);
+  const raw = looksLikeHtml(input) ? htmlToText(input) : input;
+  const text = normalizeUnicode(raw.includes("&") ? decodeHTML(raw) : raw);
   const paragraphs: string[] = [];
-  for (const raw of normalizeUnicode(text).split(/\n+/)) {
-    const p = stripDateline(raw.replace(/\s+/g, " ").trim());
+  const keys: string[] = [];
+  for (const folded of foldedLines(text)) {
+    const p = DATELINE_START.test(folded) ? stripDateline(folded) : folded;
     if (!p || BYLINE.test(p)) continue;
     paragraphs.push(p);
+    keys.push(p.toLowerCase());
   }
-  const keys = paragraphs.map((p) => p.toLowerCase());
+  const all = new Set(keys);
   const seen = new Set<string>();
   const out: string[] = [];
   for (let i = 0; i < paragraphs.length; i++) {
@@ -104,7 +152,7 @@ export function cleanParagraphs(input: string): string[] {
     if (seen.has(k)) continue;
     // "Standfirst: <a later paragraph>": the same paragraph behind a label of a few words.
     const colon = k.indexOf(": ");
-    if (colon > 0 && colon < 30 && keys.includes(k.slice(colon + 2))) continue;
+    if (colon > 0 && colon < 30 && all.has(k.slice(colon + 2))) continue;
     seen.add(k);
     out.push(paragraphs[i]!);
   }

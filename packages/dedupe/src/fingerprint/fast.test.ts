@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { words } from "../text/clean.ts";
+import { fingerprintHashed, hashTokens } from "./fast.ts";
+
+const fp = (t: string) => fingerprintHashed(hashTokens(t), 5);
+
+describe("hashTokens splits words as words() does", () => {
+  it.each([
+    "Shares rose 3.5% to $2,600 in U.S. trading",
+    "Texaco Canada <TXC> lowered prices, effective today.",
+    "it's the company's 1,476,000 shares; O'Brien said",
+    "  leading and trailing  ",
+    "Évian-les-Bains et Zürich: 12,5 %",
+    "",
+    "a",
+  ])("%j", (text) => {
+    expect(hashTokens(text)).toBe(words(text).length);
+  });
+});
+
+describe("fingerprintHashed", () => {
+  it.each([
+    ["case", "The Bank of England said", "THE BANK OF ENGLAND SAID"],
+    ["thousands separators", "net loss 1,476,000 vs 11,965,000 dlrs", "net loss 1476000 vs 11965000 dlrs"],
+    ["punctuation between words", "rose, fell; and held", "rose fell and held"],
+  ])("ignores %s", (_what, a, b) => {
+    expect(fp(a)).toEqual(fp(b));
+  });
+  it("tells different words apart", () => {
+    expect(fp("net loss 12 cts vs 99 cts").sketch).not.toEqual(fp("net loss 14 cts vs 99 cts").sketch);
+  });
+  it("fills every sketch slot, even for a short text", () => {
+    const f = fp("one two three four five six");
+    for (let k = 0; k < f.sketch.length; k += 4) expect(f.sketch.readUInt32BE(k)).not.toBe(0xffffffff);
+    expect(f.shingles).toBe(2);
+  });
+});

@@ -1,0 +1,201 @@
+/**
+ * The fingerprinting hot path, fused: one pass over the cleaned text hashes its
+ * word tokens (lower-cased, thousands separators dropped) without building
+ * strings; shingle hashes are mixed from token hashes; the simhash, the MinHash
+ * sketch and the number signature are all computed from those hashes. Equivalent
+ * in meaning to words() → shingleHashes() → simhash/minhash/numberSignature, and
+ * the one the pipeline runs.
+ */
+import type { Fingerprint } from "./simhash.ts";
+import { LEAD_WORDS, SKETCH_SIZE, type NumberSignature } from "./sketch.ts";
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+// Character classes for the ASCII range: 1 letter/digit, 2 digit, 0 other.
+const ALNUM = new Uint8Array(128);
+for (let c = 48; c <= 57; c++) ALNUM[c] = 2;
+for (let c = 65; c <= 90; c++) ALNUM[c] = 1;
+for (let c = 97; c <= 122; c++) ALNUM[c] = 1;
+
+const isAlnum = (c: number): boolean => (c < 128 ? ALNUM[c]! !== 0 : /[\p{L}\p{N}]/u.test(String.fromCharCode(c)));
+
+let tokenHashes = new Uint32Array(4096);
+let tokenIsNumber = new Uint8Array(4096);
+
+/**
+ * Hashes the word tokens of `text` into module buffers; returns how many.
+ * A token is a run of letters and digits, joined across a single ' . or , between
+ * two such characters; a comma between digits is dropped (1,000 = 1000).
+ */
+export function hashTokens(text: string): number {
+  let n = 0;
+  let h = FNV_OFFSET;
+  let inTok = false;
+  let hasDigit = false;
+  const len = text.length;
+  for (let i = 0; i < len; i++) {
+    let c = text.charCodeAt(i);
+    const alnum = isAlnum(c);
+    if (alnum) {
+      if (c >= 65 && c <= 90) c += 32;
+      else if (c >= 128) c = text[i]!.toLowerCase().charCodeAt(0);
+      if (c >= 48 && c <= 57) hasDigit = true;
+      h = Math.imul(h ^ c, FNV_PRIME);
+      inTok = true;
+      continue;
+    }
+    if (inTok && (c === 39 || c === 46 || c === 44) && i + 1 < len && isAlnum(text.charCodeAt(i + 1))) {
+      // A joiner inside a token; a comma between digits is a thousands separator and dropped.
+      const prevDigit = text.charCodeAt(i - 1) >= 48 && text.charCodeAt(i - 1) <= 57;
+      const nextDigit = text.charCodeAt(i + 1) >= 48 && text.charCodeAt(i + 1) <= 57;
+      if (!(c === 44 && prevDigit && nextDigit)) h = Math.imul(h ^ c, FNV_PRIME);
+      continue;
+    }
+    if (inTok) {
+      if (n === tokenHashes.length) grow();
+      tokenHashes[n] = fmix32(h);
+      tokenIsNumber[n] = hasDigit ? 1 : 0;
+      n++;
+      h = FNV_OFFSET;
+      inTok = false;
+      hasDigit = false;
+    }
+  }
+  if (inTok) {
+    if (n === tokenHashes.length) grow();
+    tokenHashes[n] = fmix32(h);
+    tokenIsNumber[n] = hasDigit ? 1 : 0;
+    n++;
+  }
+  return n;
+}
+
+function grow(): void {
+  const h = new Uint32Array(tokenHashes.length * 2);
+  h.set(tokenHashes);
+  tokenHashes = h;
+  const f = new Uint8Array(tokenIsNumber.length * 2);
+  f.set(tokenIsNumber);
+  tokenIsNumber = f;
+}
+
+/** A copy of the first `count` token hashes and number flags (packed: flag in bit 0 of a parallel array). */
+export function fastTokenCopy(count: number): { hashes: Uint32Array; numbers: Uint8Array; length: number } {
+  return { hashes: tokenHashes.slice(0, count), numbers: tokenIsNumber.slice(0, count), length: count };
+}
+
+/** Puts tokens saved by fastTokenCopy back into the module buffers. */
+export function restoreTokens(saved: { hashes: Uint32Array; numbers: Uint8Array; length: number }): void {
+  while (tokenHashes.length < saved.length) grow();
+  tokenHashes.set(saved.hashes);
+  tokenIsNumber.set(saved.numbers);
+}
+
+export interface FastFingerprint {
+  tokens: number;
+  fp: Fingerprint;
+  sketch: Buffer;
+  shingles: number;
+  numbers: NumberSignature;
+}
+
+const planesA = new Uint32Array(32);
+const planesB = new Uint32Array(32);
+
+function addVote(planes: Uint32Array, x: number): void {
+  let carry = x;
+  for (let k = 0; carry !== 0; k++) {
+    const p = planes[k]!;
+    planes[k] = p ^ carry;
+    carry = p & carry;
+  }
+}
+
+function majority(planes: Uint32Array, features: number): number {
+  let out = 0;
+  for (let j = 0; j < 32; j++) {
+    let votes = 0;
+    for (let k = 0; k < 32; k++) votes |= ((planes[k]! >>> j) & 1) << k;
+    if (2 * (votes >>> 0) > features) out |= 1 << j;
+  }
+  return out >>> 0;
+}
+
+/** Fingerprints from the token hashes of hashTokens(): extra tokens (e.g. a title) may precede. */
+export function fingerprintHashed(
+  count: number,
+  shingleSize: number,
+  prefix?: { hashes: Uint32Array; numbers: Uint8Array; length: number },
+): FastFingerprint {
+  let th = tokenHashes.subarray(0, count);
+  let isNum = tokenIsNumber.subarray(0, count);
+  if (prefix && prefix.length) {
+    const joined = new Uint32Array(prefix.length + count);
+    joined.set(prefix.hashes);
+    joined.set(th, prefix.length);
+    th = joined;
+    const nums = new Uint8Array(prefix.length + count);
+    nums.set(prefix.numbers);
+    nums.set(isNum, prefix.length);
+    isNum = nums;
+  }
+  const total = th.length;
+  // Numbers: a 64-bit mask of all number tokens; bit positions of those in the lead.
+  const mask = Buffer.alloc(8);
+  const lead: number[] = [];
+  for (let i = 0; i < total; i++) {
+    if (!isNum[i]) continue;
+    const b = th[i]! & 63;
+    mask[b >> 3]! |= 1 << (b & 7);
+    if (i < LEAD_WORDS && lead.length < 16 && !lead.includes(b)) lead.push(b);
+  }
+  const width = Math.min(shingleSize, total);
+  const features = total === 0 ? 0 : total - width + 1;
+  // One-permutation MinHash: the shingle's low 5 bits pick one of 32 bins, each keeps
+  // its smallest value; empty bins borrow from the next full one (densification).
+  const mins = new Uint32Array(SKETCH_SIZE).fill(0xffffffff);
+  planesA.fill(0);
+  planesB.fill(0);
+  for (let i = 0; i < features; i++) {
+    let h = 0x2545f491;
+    for (let k = 0; k < width; k++) h = Math.imul(h ^ th[i + k]!, FNV_PRIME) + k;
+    const s = fmix32(h);
+    addVote(planesA, s);
+    addVote(planesB, fmix32(s ^ 0x5bd1e995));
+    const bin = s & (SKETCH_SIZE - 1);
+    const v = s >>> 5;
+    if (v < mins[bin]!) mins[bin] = v;
+  }
+  if (features > 0) {
+    for (let k = 0; k < SKETCH_SIZE; k++) {
+      if (mins[k] !== 0xffffffff) continue;
+      for (let j = 1; j < SKETCH_SIZE; j++) {
+        const src = mins[(k + j) & (SKETCH_SIZE - 1)]!;
+        if (src !== 0xffffffff && src < 1 << 27) {
+          mins[k] = (1 << 31) | (fmix32(src ^ Math.imul(j, 0x9e3779b9)) >>> 5);
+          break;
+        }
+      }
+    }
+  }
+  const sketch = Buffer.alloc(SKETCH_SIZE * 4);
+  for (let k = 0; k < SKETCH_SIZE; k++) sketch.writeUInt32BE(mins[k]!, k * 4);
+  return {
+    tokens: total,
+    fp: features ? { hi: majority(planesA, features), lo: majority(planesB, features) } : { hi: 0, lo: 0 },
+    sketch,
+    // Shingle positions stand in for distinct shingles: repeated paragraphs are gone already.
+    shingles: features,
+    numbers: { mask, lead: Buffer.from(lead) },
+  };
+}
