@@ -86,14 +86,23 @@ async function newsfeed(): Promise<{ pred: Map<string, string>; seconds: number 
   const prefix = `nf-bench-dedupe-${randomBytes(4).toString("hex")}:`;
   const index = createIndex(config, redis, prefix);
   const pred = new Map<string, string>();
+  const alias = new Map<string, string>();
   const t0 = performance.now();
   try {
     for (let i = 0; i < docs.length; i += BATCH) {
       const batch = docs.slice(i, i + BATCH);
       const { assignments } = await assignBatch({ index, settings }, batch.map(toItem));
-      batch.forEach((d, k) => pred.set(d.id, assignments[k]!.storyKey));
+      batch.forEach((d, k) => {
+        const a = assignments[k]!;
+        pred.set(d.id, a.storyKey);
+        for (const m of a.merged) alias.set(m, a.storyKey);
+      });
     }
-    return { pred, seconds: (performance.now() - t0) / 1000 };
+    const seconds = (performance.now() - t0) / 1000;
+    // Stories merged later carry their earlier copies along, as the store does.
+    const final = (s: string): string => (alias.has(s) ? final(alias.get(s)!) : s);
+    for (const [id, s] of pred) pred.set(id, final(s));
+    return { pred, seconds };
   } finally {
     let cursor = "0";
     do {

@@ -29,6 +29,7 @@ export const envSchema = z.object({
   DEDUPE_WINDOW_HOURS: int(72, 1),
   DEDUPE_MIN_CONTAINMENT: z.coerce.number().min(0.05).max(1).default(0.35),
   DEDUPE_MAX_NUMBER_MISMATCHES: int(2, 0),
+  DEDUPE_MERGE_CONTAINMENT: z.coerce.number().min(0.05).max(1).default(0.5),
   DEDUPE_SHINGLE_SIZE: int(5, 1).pipe(z.number().max(8)),
   /** Serve and poll the bundled sample feeds when no feeds are configured (`newsfeed start`). */
   NEWSFEED_SAMPLE: bool(true),

@@ -34,6 +34,7 @@ export function createIndex(config: Config, redis: Redis, prefix = `${config.NEW
     windowMs: config.DEDUPE_WINDOW_HOURS * 3_600_000,
     minContainment: config.DEDUPE_MIN_CONTAINMENT,
     maxNumberMismatches: config.DEDUPE_MAX_NUMBER_MISMATCHES,
+    mergeContainment: config.DEDUPE_MERGE_CONTAINMENT,
   });
 }
 

@@ -75,5 +75,10 @@ export async function dedupeBatch(deps: DedupeDeps, items: readonly ItemPayload[
       similarity: a.similarity,
     };
   });
-  return saveAssignments(deps.db, rows);
+  const merges = prepared.flatMap((p, i) =>
+    assignments[i]!.merged.map((from) => ({
+      from, into: assignments[i]!.storyKey, feedId: p.item.feedId, identityKey: p.item.identityKey,
+    })),
+  );
+  return saveAssignments(deps.db, rows, merges);
 }

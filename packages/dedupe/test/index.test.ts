@@ -50,7 +50,7 @@ describe("FingerprintIndex.assign", () => {
       expect(res).toMatchObject({ storyKey: `${tag}-a`, created: true });
       expect(res!.similarity).toBeGreaterThanOrEqual(0.4);
     } else {
-      expect(res).toEqual({ storyKey: `${tag}-b`, distance: 0, similarity: 1, created: true });
+      expect(res).toEqual({ storyKey: `${tag}-b`, distance: 0, similarity: 1, created: true, merged: [] });
     }
   });
 
@@ -64,6 +64,20 @@ describe("FingerprintIndex.assign", () => {
     expect(a!.storyKey).toBe("brief-a");
     expect(b!.storyKey).toBe("brief-b");
     expect(c!.storyKey).toBe("brief-a");
+  });
+
+  it("merges two stories when a new copy contains both", async () => {
+    const ts = Date.parse("2026-01-01T00:00:00Z") + ++slot * 1000 * HOUR;
+    // Two halves of one wire story arrive first (trimmed from different ends), then the whole.
+    const [a] = await index.assign([entry("merge-a", WIRE.slice(0, 3).join("\n"), ts)]);
+    const [b] = await index.assign([entry("merge-b", WIRE.slice(2).join("\n"), ts + 1)]);
+    const [whole] = await index.assign([entry("merge-whole", WIRE.join("\n"), ts + 2)]);
+    expect(a!.storyKey).toBe("merge-a");
+    expect(b!.storyKey).toBe("merge-b");
+    expect(whole).toMatchObject({ storyKey: "merge-a", merged: ["merge-b"] });
+    // Later copies of the merged story land in the survivor.
+    const [late] = await index.assign([entry("merge-late", WIRE.slice(3).join("\n"), ts + 3)]);
+    expect(late!.storyKey).toBe("merge-a");
   });
 
   it("keeps an item's assignment when it is delivered again", async () => {

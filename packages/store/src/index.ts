@@ -11,5 +11,5 @@ export {
 } from "./queries/feeds.ts";
 export { recordFetch, type FetchRecord, type FetchOutcome, type FeedUpdate } from "./queries/fetches.ts";
 export {
-  saveAssignments, listStories, tableCounts, type AssignedItem, type SaveResult, type StoryRow,
+  saveAssignments, listStories, tableCounts, type AssignedItem, type SaveResult, type StoryRow, type StoryMerge,
 } from "./queries/stories.ts";

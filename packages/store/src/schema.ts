@@ -8,6 +8,7 @@ import {
   bigint,
   bigserial,
   customType,
+  foreignKey,
   index,
   integer,
   pgTable,
@@ -126,11 +127,30 @@ export const stories = pgTable(
     copies: integer("copies").notNull().default(0),
     /** Number of distinct feeds (outlets) among the copies. */
     outlets: integer("outlets").notNull().default(0),
+    /** Set when this story was merged into another: its copies moved there (see story_merges). */
+    mergedIntoId: bigint("merged_into_id", { mode: "number" }),
     createdAt: tstz("created_at").notNull().defaultNow(),
     updatedAt: tstz("updated_at").notNull().defaultNow(),
   },
-  (t) => [uniqueIndex("stories_key_key").on(t.key), index("stories_last_seen_idx").on(t.lastSeenAt)],
+  (t) => [
+    uniqueIndex("stories_key_key").on(t.key),
+    index("stories_last_seen_idx").on(t.lastSeenAt),
+    foreignKey({ columns: [t.mergedIntoId], foreignColumns: [t.id], name: "stories_merged_into_fk" }),
+  ],
 );
+
+/** story_merges: one row per story merged into another, because a new copy matched both. */
+export const storyMerges = pgTable("story_merges", {
+  fromStoryId: bigint("from_story_id", { mode: "number" })
+    .primaryKey()
+    .references(() => stories.id, { onDelete: "cascade" }),
+  intoStoryId: bigint("into_story_id", { mode: "number" })
+    .notNull()
+    .references(() => stories.id, { onDelete: "cascade" }),
+  /** The item whose arrival matched both stories. */
+  itemId: bigint("item_id", { mode: "number" }).references(() => items.id, { onDelete: "set null" }),
+  mergedAt: tstz("merged_at").notNull().defaultNow(),
+});
 
 /** story_items: each item belongs to exactly one story. */
 export const storyItems = pgTable(

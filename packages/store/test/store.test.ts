@@ -86,7 +86,9 @@ describe("saveAssignments", () => {
     expect(first).toMatchObject({ itemsInserted: 3, storiesCreated: 2, membershipsAdded: 3 });
     const before = await snapshot(t.pool);
     const again = await saveAssignments(t.db, batch);
-    expect(again).toEqual({ itemsInserted: 0, itemsUpdated: 0, storiesCreated: 0, membershipsAdded: 0, storiesUpdated: 0 });
+    expect(again).toEqual({
+      itemsInserted: 0, itemsUpdated: 0, storiesCreated: 0, membershipsAdded: 0, storiesUpdated: 0, storiesMerged: 0,
+    });
     expect(await snapshot(t.pool)).toBe(before);
 
     const stories = await listStories(t.db, { limit: 10 });
@@ -152,5 +154,55 @@ describe("story rows", () => {
       ["P", 2, "title p2"], // same time: the longer text wins
       ["Q", 2, "title q2"], // published 03:00 beats first seen 09:00
     ]);
+  });
+});
+
+describe("story merges", () => {
+  it("move the loser's copies to the survivor, record the merge once, and hide the loser", async () => {
+    const f = (await addFeed(t.db, { url: "https://m1.example/rss" })).feed.id;
+    const g = (await addFeed(t.db, { url: "https://m2.example/rss" })).feed.id;
+    await saveAssignments(t.db, [
+      item({ feedId: f, identityKey: "ma", storyKey: "MA" }),
+      item({ feedId: g, identityKey: "mb", storyKey: "MB" }),
+    ]);
+    const batch = [item({ feedId: g, identityKey: "mc", storyKey: "MA" })];
+    const merges = [{ from: "MB", into: "MA", feedId: g, identityKey: "mc" }];
+    const res = await saveAssignments(t.db, batch, merges);
+    expect(res).toMatchObject({ itemsInserted: 1, storiesMerged: 1, membershipsAdded: 1 });
+    const { rows } = await t.pool.query(
+      `SELECT s.key, s.copies, s.outlets, s.merged_into_id IS NOT NULL AS merged,
+              (SELECT count(*)::int FROM story_items si WHERE si.story_id = s.id) AS members
+         FROM stories s WHERE key IN ('MA', 'MB') ORDER BY key`,
+    );
+    expect(rows).toEqual([
+      { key: "MA", copies: 3, outlets: 2, merged: false, members: 3 },
+      { key: "MB", copies: 0, outlets: 0, merged: true, members: 0 },
+    ]);
+    const m = await t.pool.query(
+      `SELECT f.key AS from_key, i.key AS into_key, it.identity_key FROM story_merges sm
+         JOIN stories f ON f.id = sm.from_story_id JOIN stories i ON i.id = sm.into_story_id
+         JOIN items it ON it.id = sm.item_id`,
+    );
+    expect(m.rows).toEqual([{ from_key: "MB", into_key: "MA", identity_key: "mc" }]);
+    expect((await listStories(t.db, { limit: 100 })).map((s) => s.title)).not.toContain("title mb");
+
+    // Saved again (a redelivered job): nothing changes.
+    const before = await snapshot(t.pool);
+    expect(await saveAssignments(t.db, batch, merges)).toMatchObject({ storiesMerged: 0, membershipsAdded: 0 });
+    expect(await snapshot(t.pool)).toBe(before);
+  });
+
+  it("send a late copy of a merged story to the survivor", async () => {
+    const f = (await addFeed(t.db, { url: "https://m3.example/rss" })).feed.id;
+    await saveAssignments(t.db, [item({ feedId: f, identityKey: "na", storyKey: "NA" })]);
+    // The index merged NB into NA before NB's own copy was saved.
+    await saveAssignments(t.db, [item({ feedId: f, identityKey: "nc", storyKey: "NA" })], [
+      { from: "NB", into: "NA", feedId: f, identityKey: "nc" },
+    ]);
+    await saveAssignments(t.db, [item({ feedId: f, identityKey: "nb", storyKey: "NB" })]);
+    const { rows } = await t.pool.query(
+      `SELECT s.key, s.copies FROM stories s WHERE key IN ('NA', 'NB') ORDER BY key`,
+    );
+    expect(rows).toEqual([{ key: "NA", copies: 3 }, { key: "NB", copies: 0 }]);
   });
 });

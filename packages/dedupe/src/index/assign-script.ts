@@ -6,17 +6,22 @@
  *                         m number mask (8 bytes), e lead-number bits, h/l simhash halves,
  *                         d simhash distance and c containment (‰) to the copy it matched
  *   P l<b>:<4 bytes>      sorted set of refs by time whose sketch value b is these 4 bytes (an LSH band)
+ *   P alias:<story>       the story it was merged into
  *
- * ARGV: prefix, windowMs, minContainment (‰), maxNumberMismatches, ttlSeconds, then per item:
+ * ARGV: prefix, windowMs, minContainment (‰), maxNumberMismatches, ttlSeconds, mergeContainment (‰),
+ *       then per item:
  *       ref, ts, hi, lo, shingles, sketch, mask, lead.
- * Returns per item: { storyKey, simhashDistance, containment‰, created (1 when new to the index) }.
+ * Returns per item: { storyKey, simhashDistance, containment‰, created (1 when new to the index),
+ *                     ...keys of the stories merged into storyKey by this item }.
  *
  * A candidate is any fingerprint within ±window of the item's time that shares an LSH
  * band. It is verified when the estimated containment of the smaller shingle set in
  * the larger reaches minContainment and the numbers in the lead of the shorter text are
- * found among the longer one's numbers, with at most maxNumberMismatches misses. The item joins the story of
- * the best verified candidate (highest containment, ties to the smaller story key), or
- * founds a story of its own. An item already in the index keeps its assignment.
+ * found among the longer one's numbers, with at most maxNumberMismatches misses (fewer the
+ * less text they share). The item joins the story of its best verified candidate
+ * (highest containment), or founds a story of its own. Every other story with a copy
+ * the item contains at least mergeContainment merges with it, into the one with the
+ * smallest key (an alias records it). An item already in the index keeps its assignment.
  */
 export const ASSIGN_LUA = `
 local prefix = ARGV[1]
@@ -24,6 +29,7 @@ local window = tonumber(ARGV[2])
 local minC = tonumber(ARGV[3])
 local maxMiss = tonumber(ARGV[4])
 local ttl = tonumber(ARGV[5])
+local mergeC = tonumber(ARGV[6])
 local K, BANDS, BAND_BYTES = 32, 32, 4
 local FIELDS = 8
 local out = {}
@@ -62,9 +68,19 @@ local function misses(lead, mask)
   return n
 end
 
-local n = (#ARGV - 5) / FIELDS
+-- A story's current key: merged stories point at the story they joined.
+local function root(s)
+  for _ = 1, 64 do
+    local a = redis.call('GET', prefix .. 'alias:' .. s)
+    if not a then return s end
+    s = a
+  end
+  return s
+end
+
+local n = (#ARGV - 6) / FIELDS
 for k = 0, n - 1 do
-  local base = 5 + k * FIELDS
+  local base = 6 + k * FIELDS
   local ref = ARGV[base + 1]
   local ts = tonumber(ARGV[base + 2])
   local hi = tonumber(ARGV[base + 3])
@@ -76,9 +92,10 @@ for k = 0, n - 1 do
   local fpkey = prefix .. 'fp:' .. ref
   local existing = redis.call('HMGET', fpkey, 's', 'd', 'c')
   if existing[1] then
-    out[#out + 1] = { existing[1], tonumber(existing[2]), tonumber(existing[3]), 0 }
+    out[#out + 1] = { root(existing[1]), tonumber(existing[2]), tonumber(existing[3]), 0 }
   else
-    local best, bestC, bestD = nil, -1, 0
+    local bestC, bestD, bestRoot = -1, 0, nil
+    local rootC = {}
     local seen = {}
     for b = 0, BANDS - 1 do
       local bkey = prefix .. 'l' .. b .. ':' .. string.sub(sketch, b * BAND_BYTES + 1, (b + 1) * BAND_BYTES)
@@ -97,8 +114,10 @@ for k = 0, n - 1 do
             local allowed = 0
             if cc >= 800 then allowed = maxMiss elseif cc >= 600 then allowed = math.min(1, maxMiss) end
             if cc >= minC and nmiss <= allowed then
-              if cc > bestC or (cc == bestC and c[5] < best) then
-                best, bestC = c[5], cc
+              local r = root(c[5])
+              if (rootC[r] or -1) < cc then rootC[r] = cc end
+              if cc > bestC or (cc == bestC and r < bestRoot) then
+                bestC, bestRoot = cc, r
                 bestD = popcount(bit.bxor(tonumber(c[6]), hi)) + popcount(bit.bxor(tonumber(c[7]), lo))
               end
             end
@@ -107,8 +126,19 @@ for k = 0, n - 1 do
       end
     end
     local story, d, c = ref, 0, 1000
-    if best ~= nil then
-      story, d, c = best, bestD, bestC
+    local merged = {}
+    if bestRoot ~= nil then
+      -- The best story, and every other story this item matches at least mergeC: they merge.
+      local rootList = { bestRoot }
+      for r, rc in pairs(rootC) do
+        if r ~= bestRoot and rc >= mergeC then rootList[#rootList + 1] = r end
+      end
+      table.sort(rootList)
+      story, d, c = rootList[1], bestD, bestC
+      for i = 2, #rootList do
+        redis.call('SET', prefix .. 'alias:' .. rootList[i], story, 'EX', ttl)
+        merged[#merged + 1] = rootList[i]
+      end
     end
     redis.call('HSET', fpkey, 's', story, 't', ts, 'g', sketch, 'n', shingles, 'm', mask, 'e', lead,
       'h', hi, 'l', lo, 'd', d, 'c', c)
@@ -119,7 +149,9 @@ for k = 0, n - 1 do
       redis.call('ZREMRANGEBYSCORE', bkey, '-inf', '(' .. (ts - 2 * window))
       redis.call('EXPIRE', bkey, ttl)
     end
-    out[#out + 1] = { story, d, c, 1 }
+    local res = { story, d, c, 1 }
+    for _, m in ipairs(merged) do res[#res + 1] = m end
+    out[#out + 1] = res
   end
 end
 return out

@@ -12,6 +12,8 @@ export interface IndexOptions {
   minContainment: number;
   /** Lead numbers of either side that may be missing from the other. */
   maxNumberMismatches: number;
+  /** Smallest containment with a copy of another story that merges that story in (default 0.5). */
+  mergeContainment?: number;
 }
 
 export interface IndexEntry {
@@ -33,9 +35,11 @@ export interface Assignment {
   similarity: number;
   /** False when the item was already in the index (a re-delivery). */
   created: boolean;
+  /** Stories this item's arrival merged into storyKey (it matched copies in each). */
+  merged: string[];
 }
 
-type AssignFn = (...args: (string | number | Buffer)[]) => Promise<[string, number, number, number][]>;
+type AssignFn = (...args: (string | number | Buffer)[]) => Promise<[string, number, number, number, ...string[]][]>;
 
 /** The recent-fingerprint index in Redis; `assign` is one atomic Lua call per batch. */
 export class FingerprintIndex {
@@ -45,10 +49,10 @@ export class FingerprintIndex {
     redis: Redis,
     private readonly opts: IndexOptions,
   ) {
-    if (!(redis as unknown as Record<string, unknown>).nfAssign2) {
-      redis.defineCommand("nfAssign2", { numberOfKeys: 0, lua: ASSIGN_LUA });
+    if (!(redis as unknown as Record<string, unknown>).nfAssign3) {
+      redis.defineCommand("nfAssign3", { numberOfKeys: 0, lua: ASSIGN_LUA });
     }
-    this.assignFn = (redis as unknown as { nfAssign2: AssignFn }).nfAssign2.bind(redis);
+    this.assignFn = (redis as unknown as { nfAssign3: AssignFn }).nfAssign3.bind(redis);
   }
 
   async assign(entries: readonly IndexEntry[]): Promise<Assignment[]> {
@@ -56,14 +60,14 @@ export class FingerprintIndex {
     const ttlSeconds = Math.ceil((this.opts.windowMs * 2) / 1000);
     const args: (string | number | Buffer)[] = [
       this.opts.prefix, this.opts.windowMs, Math.round(this.opts.minContainment * 1000),
-      this.opts.maxNumberMismatches, ttlSeconds,
+      this.opts.maxNumberMismatches, ttlSeconds, Math.round((this.opts.mergeContainment ?? 0.5) * 1000),
     ];
     for (const e of entries) {
       args.push(e.ref, e.ts, e.fp.hi, e.fp.lo, e.shingles, e.sketch, e.numbers.mask, e.numbers.lead);
     }
     const res = await this.assignFn(...args);
-    return res.map(([storyKey, distance, permille, created]) => ({
-      storyKey, distance, similarity: permille / 1000, created: created === 1,
+    return res.map(([storyKey, distance, permille, created, ...merged]) => ({
+      storyKey, distance, similarity: permille / 1000, created: created === 1, merged,
     }));
   }
 }

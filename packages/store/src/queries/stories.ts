@@ -28,6 +28,16 @@ export interface SaveResult {
   storiesCreated: number;
   membershipsAdded: number;
   storiesUpdated: number;
+  storiesMerged: number;
+}
+
+/** The index merged story `from` into story `into` when an item matched both. */
+export interface StoryMerge {
+  from: string;
+  into: string;
+  /** The item (feed, identity) whose arrival matched both. */
+  feedId: number;
+  identityKey: string;
 }
 
 const arr = <T, U>(xs: readonly T[], f: (x: T) => U): U[] => xs.map(f);
@@ -40,7 +50,11 @@ const arr = <T, U>(xs: readonly T[], f: (x: T) => U): U[] => xs.map(f);
  * Canonical member of a story: the earliest published copy (first seen when
  * undated), ties to the longest text, then the lowest item id.
  */
-export async function saveAssignments(db: Db, batch: readonly AssignedItem[]): Promise<SaveResult> {
+export async function saveAssignments(
+  db: Db,
+  batch: readonly AssignedItem[],
+  merges: readonly StoryMerge[] = [],
+): Promise<SaveResult> {
   // One row per (feed, identity): a later observation in the batch wins.
   const byKey = new Map<string, AssignedItem>();
   for (const it of batch) byKey.set(`${it.feedId}\u0000${it.identityKey}`, it);
@@ -48,12 +62,12 @@ export async function saveAssignments(db: Db, batch: readonly AssignedItem[]): P
     a.feedId !== b.feedId ? a.feedId - b.feedId : a.identityKey < b.identityKey ? -1 : 1,
   );
   if (rows.length === 0) {
-    return { itemsInserted: 0, itemsUpdated: 0, storiesCreated: 0, membershipsAdded: 0, storiesUpdated: 0 };
+    return { itemsInserted: 0, itemsUpdated: 0, storiesCreated: 0, membershipsAdded: 0, storiesUpdated: 0, storiesMerged: 0 };
   }
   const client = await db.$client.connect();
   try {
     await client.query("BEGIN");
-    const result = await saveInTx(client, rows);
+    const result = await saveInTx(client, rows, merges);
     await client.query("COMMIT");
     return result;
   } catch (err) {
@@ -64,7 +78,7 @@ export async function saveAssignments(db: Db, batch: readonly AssignedItem[]): P
   }
 }
 
-async function saveInTx(client: PoolClient, rows: AssignedItem[]): Promise<SaveResult> {
+async function saveInTx(client: PoolClient, rows: AssignedItem[], merges: readonly StoryMerge[]): Promise<SaveResult> {
   // Multi-row VALUES with one parameter per value: no array literals to escape for long texts.
   const cols = 11;
   const values: unknown[] = [];
@@ -139,22 +153,37 @@ async function saveInTx(client: PoolClient, rows: AssignedItem[]): Promise<SaveR
     for (const r of storyRows.rows) storyId.set(r.key, r.id);
   }
 
+  // Merges: the losing story's copies move to the survivor and the loser points at it.
+  // Stories a concurrent batch merged away are followed to their survivor as well.
+  const storiesMerged = await applyMerges(client, merges, storyId, itemId, keyOf);
+  const survivor = await resolveSurvivors(client, [...storyId.values()]);
+  const finalId = (k: string) => survivor.get(storyId.get(k)!) ?? storyId.get(k)!;
+
   const members = await client.query(
     `INSERT INTO story_items (story_id, item_id, distance, similarity)
      SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::real[])
      ON CONFLICT DO NOTHING`,
     [
-      arr(rows, (r) => storyId.get(r.storyKey)!),
+      arr(rows, (r) => finalId(r.storyKey)),
       arr(rows, (r) => itemId.get(keyOf(r.feedId, r.identityKey))!),
       arr(rows, (r) => r.distance),
       arr(rows, (r) => r.similarity),
     ],
   );
-  // Recompute every story that existed, and a new story any of whose members was not a
-  // fresh item (its membership or first-seen time may differ from the batch's view).
-  const touched = keys
-    .filter((k) => existingKeys.includes(k) || byStory.get(k)!.some((r) => !fresh.has(keyOf(r.feedId, r.identityKey))))
-    .map((k) => storyId.get(k)!);
+  // Recompute every story that existed or took part in a merge, and a new story any of
+  // whose members was not a fresh item (its membership or first-seen time may differ
+  // from the batch's view).
+  const touched = new Set<string>();
+  for (const k of keys) {
+    const redirected = finalId(k) !== storyId.get(k);
+    if (redirected || existingKeys.includes(k) || byStory.get(k)!.some((r) => !fresh.has(keyOf(r.feedId, r.identityKey)))) {
+      touched.add(finalId(k));
+    }
+  }
+  for (const m of merges) {
+    const into = storyId.get(m.into);
+    if (into) touched.add(survivor.get(into) ?? into);
+  }
   // Per-story LATERAL lookups use the story_items primary key and the items primary key,
   // whatever the planner's statistics say about the tables' sizes.
   const agg = await client.query(
@@ -177,7 +206,7 @@ async function saveInTx(client: PoolClient, rows: AssignedItem[]): Promise<SaveR
       WHERE s.id = n.story_id
         AND (s.copies, s.outlets, s.first_seen_at, s.last_seen_at, s.canonical_item_id, s.title, s.url)
             IS DISTINCT FROM (n.copies, n.outlets, n.first_seen, n.last_seen, n.item_id, n.title, n.url)`,
-    [touched],
+    [[...touched]],
   );
   return {
     itemsInserted,
@@ -185,7 +214,83 @@ async function saveInTx(client: PoolClient, rows: AssignedItem[]): Promise<SaveR
     storiesCreated: created.rowCount ?? 0,
     membershipsAdded: members.rowCount ?? 0,
     storiesUpdated: agg.rowCount ?? 0,
+    storiesMerged,
   };
+}
+
+/**
+ * Records each merge once: the loser (created empty if its own batch has not been
+ * saved yet) points at the survivor, its copies move there, and story_merges keeps
+ * the event. Returns how many stories were merged away by this call.
+ */
+async function applyMerges(
+  client: PoolClient,
+  merges: readonly StoryMerge[],
+  storyId: Map<string, string>,
+  itemId: Map<string, string>,
+  keyOf: (feedId: number, identityKey: string) => string,
+): Promise<number> {
+  if (merges.length === 0) return 0;
+  const missing = [...new Set(merges.flatMap((m) => [m.from, m.into]))].filter((k) => !storyId.has(k)).sort();
+  if (missing.length) {
+    await client.query(
+      `INSERT INTO stories (key, title, first_seen_at, last_seen_at)
+       SELECT k, '', now(), now() FROM unnest($1::text[]) AS k ON CONFLICT (key) DO NOTHING`,
+      [missing],
+    );
+    const found = await client.query<{ id: string; key: string }>(
+      `SELECT id, key FROM stories WHERE key = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+      [missing],
+    );
+    for (const r of found.rows) storyId.set(r.key, r.id);
+  }
+  let merged = 0;
+  for (const m of merges) {
+    const survivors = await resolveSurvivors(client, [storyId.get(m.from)!, storyId.get(m.into)!]);
+    const from = survivors.get(storyId.get(m.from)!) ?? storyId.get(m.from)!;
+    const into = survivors.get(storyId.get(m.into)!) ?? storyId.get(m.into)!;
+    if (from === into) continue;
+    const res = await client.query(
+      `UPDATE stories SET merged_into_id = $2, copies = 0, outlets = 0, updated_at = now()
+        WHERE id = $1 AND merged_into_id IS NULL`,
+      [from, into],
+    );
+    if (!res.rowCount) continue;
+    merged++;
+    await client.query(
+      `INSERT INTO story_merges (from_story_id, into_story_id, item_id) VALUES ($1, $2, $3)
+       ON CONFLICT (from_story_id) DO NOTHING`,
+      [from, into, itemId.get(keyOf(m.feedId, m.identityKey)) ?? null],
+    );
+    await client.query(`UPDATE story_items SET story_id = $2 WHERE story_id = $1`, [from, into]);
+  }
+  return merged;
+}
+
+/** Follows merged_into_id from each story to the story its copies live in now; locks those. */
+async function resolveSurvivors(client: PoolClient, ids: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let frontier = [...new Set(ids)];
+  const next = new Map<string, string>();
+  for (let depth = 0; frontier.length && depth < 64; depth++) {
+    const { rows } = await client.query<{ id: string; merged_into_id: string | null }>(
+      `SELECT id, merged_into_id FROM stories WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
+      [frontier],
+    );
+    frontier = [];
+    for (const r of rows) {
+      if (r.merged_into_id) {
+        next.set(r.id, r.merged_into_id);
+        frontier.push(r.merged_into_id);
+      }
+    }
+  }
+  for (const id of ids) {
+    let cur = id;
+    for (let i = 0; i < 64 && next.has(cur); i++) cur = next.get(cur)!;
+    if (cur !== id) out.set(id, cur);
+  }
+  return out;
 }
 
 /** Characters as Postgres's length(text) counts them (code points). */
@@ -234,7 +339,7 @@ export async function listStories(db: Db, params: { since?: Date; limit?: number
   }>(
     `SELECT s.id, s.title, s.url, s.copies, s.outlets, c.published_at, s.first_seen_at, s.last_seen_at
        FROM stories s LEFT JOIN items c ON c.id = s.canonical_item_id
-      WHERE s.last_seen_at >= $1
+      WHERE s.last_seen_at >= $1 AND s.merged_into_id IS NULL
       ORDER BY s.outlets DESC, s.copies DESC, s.first_seen_at DESC, s.id
       LIMIT $2`,
     [params.since ?? new Date(0), params.limit ?? 20],
