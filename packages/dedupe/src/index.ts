@@ -8,7 +8,10 @@ export {
 } from "./fingerprint/sketch.ts";
 export { hashTokens, fingerprintHashed, type FastFingerprint } from "./fingerprint/fast.ts";
 export { prepareDoc, itemRef, DEFAULT_FINGERPRINT, type FingerprintOptions, type PreparedDoc } from "./fingerprint/document.ts";
-export { FingerprintIndex, type IndexOptions, type IndexEntry, type Assignment } from "./index/fingerprint-index.ts";
+export {
+  FingerprintIndex, type IndexOptions, type IndexEntry, type LoadEntry, type Assignment,
+} from "./index/fingerprint-index.ts";
+export { rebuildIndex, type RebuildProgress } from "./rebuild.ts";
 export {
   dedupeBatch, assignBatch, prepareItem, type DedupeDeps, type DedupeSettings, type PreparedItem, type AssignedBatch,
 } from "./pipeline.ts";

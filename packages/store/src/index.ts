@@ -11,5 +11,6 @@ export {
 } from "./queries/feeds.ts";
 export { recordFetch, type FetchRecord, type FetchOutcome, type FeedUpdate } from "./queries/fetches.ts";
 export {
-  saveAssignments, listStories, tableCounts, type AssignedItem, type SaveResult, type StoryRow, type StoryMerge,
+  saveAssignments, listStories, tableCounts, itemsForIndex, type AssignedItem, type SaveResult, type StoryRow, type StoryMerge,
+  type IndexedItem,
 } from "./queries/stories.ts";

@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import type { Fingerprint } from "../fingerprint/simhash.ts";
 import type { NumberSignature } from "../fingerprint/sketch.ts";
 import { ASSIGN_LUA } from "./assign-script.ts";
+import { LOAD_LUA } from "./load-script.ts";
 
 export interface IndexOptions {
   /** Key prefix for every index key, e.g. "newsfeed:idx:". */
@@ -39,11 +40,20 @@ export interface Assignment {
   merged: string[];
 }
 
+/** A fingerprint with the story it already belongs to. */
+export interface LoadEntry extends IndexEntry {
+  storyKey: string;
+  distance: number;
+  similarity: number;
+}
+
+type LoadFn = (...args: (string | number | Buffer)[]) => Promise<number>;
 type AssignFn = (...args: (string | number | Buffer)[]) => Promise<[string, number, number, number, ...string[]][]>;
 
 /** The recent-fingerprint index in Redis; `assign` is one atomic Lua call per batch. */
 export class FingerprintIndex {
   private readonly assignFn: AssignFn;
+  private readonly loadFn: LoadFn;
 
   constructor(
     redis: Redis,
@@ -53,14 +63,34 @@ export class FingerprintIndex {
       redis.defineCommand("nfAssign3", { numberOfKeys: 0, lua: ASSIGN_LUA });
     }
     this.assignFn = (redis as unknown as { nfAssign3: AssignFn }).nfAssign3.bind(redis);
+    if (!(redis as unknown as Record<string, unknown>).nfLoad2) {
+      redis.defineCommand("nfLoad2", { numberOfKeys: 0, lua: LOAD_LUA });
+    }
+    this.loadFn = (redis as unknown as { nfLoad2: LoadFn }).nfLoad2.bind(redis);
+  }
+
+  private get ttlSeconds(): number {
+    return Math.ceil((this.opts.windowMs * 2) / 1000);
+  }
+
+  /** Puts fingerprints back with their stories (rebuilding from Postgres); returns how many were new. */
+  async load(entries: readonly LoadEntry[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    const args: (string | number | Buffer)[] = [this.opts.prefix, this.ttlSeconds];
+    for (const e of entries) {
+      args.push(
+        e.ref, e.ts, e.fp.hi, e.fp.lo, e.shingles, e.sketch, e.numbers.mask, e.numbers.lead, e.storyKey,
+        e.distance, Math.round(e.similarity * 1000),
+      );
+    }
+    return this.loadFn(...args);
   }
 
   async assign(entries: readonly IndexEntry[]): Promise<Assignment[]> {
     if (entries.length === 0) return [];
-    const ttlSeconds = Math.ceil((this.opts.windowMs * 2) / 1000);
     const args: (string | number | Buffer)[] = [
       this.opts.prefix, this.opts.windowMs, Math.round(this.opts.minContainment * 1000),
-      this.opts.maxNumberMismatches, ttlSeconds, Math.round((this.opts.mergeContainment ?? 0.5) * 1000),
+      this.opts.maxNumberMismatches, this.ttlSeconds, Math.round((this.opts.mergeContainment ?? 0.5) * 1000),
     ];
     for (const e of entries) {
       args.push(e.ref, e.ts, e.fp.hi, e.fp.lo, e.shingles, e.sketch, e.numbers.mask, e.numbers.lead);

@@ -360,3 +360,45 @@ export async function tableCounts(db: Db): Promise<Record<"feeds" | "fetches" | 
   const r = rows[0]!;
   return { feeds: r.feeds!, fetches: r.fetches!, items: r.items!, stories: r.stories!, storyItems: r.storyItems! };
 }
+
+export interface IndexedItem {
+  id: number;
+  feedId: number;
+  identityKey: string;
+  title: string;
+  text: string;
+  publishedAt: Date | null;
+  firstSeenAt: Date;
+  storyKey: string;
+  distance: number;
+  similarity: number;
+}
+
+/**
+ * Items published (or, undated, first seen) at or after `since`, with the key of the
+ * story they belong to now, in id order from `afterId`: what rebuilding the index needs.
+ */
+export async function itemsForIndex(
+  db: Db,
+  params: { since: Date; afterId?: number; limit?: number },
+): Promise<IndexedItem[]> {
+  const { rows } = await db.$client.query<{
+    id: string; feed_id: string; identity_key: string; title: string; text: string;
+    published_at: Date | null; first_seen_at: Date; story_key: string; distance: number; similarity: number;
+  }>(
+    `SELECT i.id, i.feed_id, i.identity_key, i.title, i.text, i.published_at, i.first_seen_at,
+            s.key AS story_key, si.distance, si.similarity
+       FROM items i
+       JOIN story_items si ON si.item_id = i.id
+       JOIN stories s ON s.id = si.story_id
+      WHERE COALESCE(i.published_at, i.first_seen_at) >= $1 AND i.id > $2
+      ORDER BY i.id
+      LIMIT $3`,
+    [params.since, params.afterId ?? 0, params.limit ?? 1000],
+  );
+  return rows.map((r) => ({
+    id: Number(r.id), feedId: Number(r.feed_id), identityKey: r.identity_key, title: r.title, text: r.text,
+    publishedAt: r.published_at, firstSeenAt: r.first_seen_at, storyKey: r.story_key, distance: r.distance,
+    similarity: r.similarity,
+  }));
+}

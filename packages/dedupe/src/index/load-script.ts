@@ -1,0 +1,31 @@
+/**
+ * Puts fingerprints back into the index with the story they already belong to
+ * (rebuilding the index from Postgres): no candidate search, no merges.
+ *
+ * ARGV: prefix, ttlSeconds, then per item: ref, ts, hi, lo, shingles, sketch, mask, lead,
+ *       story, distance, containment‰. Returns how many fingerprints were new to the index.
+ */
+export const LOAD_LUA = `
+local prefix = ARGV[1]
+local ttl = tonumber(ARGV[2])
+local BANDS, BAND_BYTES = 32, 4
+local FIELDS = 11
+local added = 0
+local n = (#ARGV - 2) / FIELDS
+for k = 0, n - 1 do
+  local base = 2 + k * FIELDS
+  local ref, ts, sketch = ARGV[base + 1], tonumber(ARGV[base + 2]), ARGV[base + 6]
+  local fpkey = prefix .. 'fp:' .. ref
+  added = added + 1 - redis.call('EXISTS', fpkey)
+  redis.call('HSET', fpkey, 's', ARGV[base + 9], 't', ts, 'g', sketch, 'n', ARGV[base + 5],
+    'm', ARGV[base + 7], 'e', ARGV[base + 8], 'h', ARGV[base + 3], 'l', ARGV[base + 4],
+    'd', ARGV[base + 10], 'c', ARGV[base + 11])
+  redis.call('EXPIRE', fpkey, ttl)
+  for b = 0, BANDS - 1 do
+    local bkey = prefix .. 'l' .. b .. ':' .. string.sub(sketch, b * BAND_BYTES + 1, (b + 1) * BAND_BYTES)
+    redis.call('ZADD', bkey, ts, ref)
+    redis.call('EXPIRE', bkey, ttl)
+  end
+end
+return added
+`;

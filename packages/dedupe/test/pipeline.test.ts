@@ -1,0 +1,118 @@
+/**
+ * The dedupe stage on real Redis and Postgres: the partition it produces, alone,
+ * with two concurrent workers, and after the Redis index is lost and rebuilt.
+ */
+import { randomBytes } from "node:crypto";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { createDedupeWorker, dedupeBatch, FingerprintIndex, rebuildIndex, type DedupeDeps } from "@newsfeed/dedupe";
+import { JOB_NAMES, JOB_OPTIONS, QUEUES } from "@newsfeed/jobs";
+import { addFeed } from "@newsfeed/store";
+import { createTestDatabase, type TestDatabase } from "@newsfeed/store/testing";
+import { corpus, partition, type CorpusItem } from "./corpus.ts";
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+const items = corpus();
+const gold = partition(new Map(items.map((it) => [it.identityKey, it.gold])));
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+interface Setup {
+  t: TestDatabase;
+  redis: Redis;
+  prefix: string;
+  deps: DedupeDeps;
+}
+
+async function setup(): Promise<Setup> {
+  const t = await createTestDatabase();
+  for (let f = 1; f <= 9; f++) await addFeed(t.db, { url: `https://feed${f}.example/rss` });
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const prefix = `nf-test-${randomBytes(4).toString("hex")}`;
+  const index = new FingerprintIndex(redis, {
+    prefix: `${prefix}:idx:`, windowMs: 72 * 3_600_000, minContainment: 0.35, maxNumberMismatches: 2, mergeContainment: 0.5,
+  });
+  const s = { t, redis, prefix, deps: { db: t.db, index, settings: { shingleSize: 5, minWords: 12 } } };
+  cleanups.push(async () => {
+    await dropPrefix(redis, prefix);
+    await redis.quit();
+    await t.drop();
+  });
+  return s;
+}
+
+async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== "0");
+}
+
+/** The partition Postgres holds: items by the story they belong to now. */
+async function stored(t: TestDatabase): Promise<string[][]> {
+  const { rows } = await t.pool.query<{ identity_key: string; story_id: string }>(
+    `SELECT i.identity_key, si.story_id FROM items i JOIN story_items si ON si.item_id = i.id`,
+  );
+  return partition(new Map(rows.map((r) => [r.identity_key, r.story_id])));
+}
+
+const batches = (xs: CorpusItem[], n: number) =>
+  Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
+const payload = (it: CorpusItem) => {
+  const { gold: _gold, ...rest } = it;
+  return rest;
+};
+
+describe("dedupe on the test corpus", () => {
+  let alone: string[][];
+
+  it("puts each story's reprints together and keeps templated briefs apart", async () => {
+    const s = await setup();
+    for (const b of batches(items, 10)) await dedupeBatch(s.deps, b.map(payload));
+    alone = await stored(s.t);
+    expect(alone).toEqual(gold);
+  });
+
+  it("gives the same partition with two workers taking batches concurrently", async () => {
+    const s = await setup();
+    const queue = new Queue(QUEUES.items, { connection: s.redis, prefix: `${s.prefix}:q` });
+    const logger = pino({ level: "silent" });
+    const workers = [1, 2].map(() =>
+      createDedupeWorker({ connection: s.redis, prefix: `${s.prefix}:q`, concurrency: 2, deps: s.deps, logger }),
+    );
+    await queue.addBulk(
+      batches(items, 4).map((b, i) => ({
+        name: JOB_NAMES.items, data: { feedId: b[0]!.feedId, items: b.map(payload) }, opts: { ...JOB_OPTIONS.items, jobId: `b${i}` },
+      })),
+    );
+    await vi.waitFor(
+      async () => {
+        const c = await queue.getJobCounts("completed", "failed");
+        expect(c.failed).toBe(0);
+        expect(c.completed).toBe(Math.ceil(items.length / 4));
+      },
+      { timeout: 20_000, interval: 100 },
+    );
+    for (const w of workers) await w.close();
+    await queue.close();
+    expect(await stored(s.t)).toEqual(alone);
+  });
+
+  it("continues with the same results after the Redis index is lost and rebuilt", async () => {
+    const s = await setup();
+    const half = Math.floor(items.length / 2);
+    for (const b of batches(items.slice(0, half), 10)) await dedupeBatch(s.deps, b.map(payload));
+    await dropPrefix(s.redis, s.prefix);
+    const res = await rebuildIndex(s.deps, { since: new Date(0) });
+    expect(res).toEqual({ read: half, added: half });
+    expect(await rebuildIndex(s.deps, { since: new Date(0) })).toEqual({ read: half, added: 0 });
+    for (const b of batches(items.slice(half), 10)) await dedupeBatch(s.deps, b.map(payload));
+    expect(await stored(s.t)).toEqual(alone);
+  });
+});
