@@ -25,12 +25,14 @@ import { args, intOf, REDIS_URL } from "./lib.ts";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SHARED = resolve(ROOT, "../shared");
 const SCORER = join(SHARED, "tools/score-clusters.mjs");
-const USAGE = "usage: pnpm bench:dedupe [--input FILE] [--predictions OUT] [--batch 100]";
+const USAGE =
+  "usage: pnpm bench:dedupe [--input FILE] [--predictions OUT] [--batch 100] [--index-scale 200000 (0 skips)]";
 const a = args(
   {
     input: { type: "string", default: join(SHARED, "data/dedupe/dev.jsonl") },
     predictions: { type: "string", default: join(tmpdir(), "newsfeed-dedupe-predictions.jsonl") },
     batch: { type: "string", default: "100" },
+    "index-scale": { type: "string", default: "200000" },
   },
   USAGE,
 );
@@ -39,6 +41,9 @@ if (a.help) {
   process.exit(0);
 }
 const BATCH = intOf("batch", a.batch);
+const SCALE = a["index-scale"] === "0" ? 0 : intOf("index-scale", a["index-scale"]);
+/** The scale test fills a Redis database of its own and empties it after. */
+const SCALE_DB = Number(process.env.BENCH_REDIS_DB ?? 15);
 for (const [what, path] of [["input", a.input], ["scorer", SCORER]] as const) {
   if (!existsSync(path)) {
     console.error(`bench:dedupe: ${what} not found: ${path}`);
@@ -228,3 +233,72 @@ for (const e of edits) console.log(`${e.padEnd(22)} ${String(missed.get(e) ?? 0)
 const pure = pureStage();
 console.log(`\npure stage (cleaning + fingerprints), one core: ${pure.docsPerSecond.toFixed(0)} docs/s on ${pure.n} articles of ~${pure.words} words (goal ≥ 20,000)`);
 console.log(`predictions: ${a.predictions}`);
+if (SCALE) await indexAtScale();
+
+/**
+ * Lookup-and-assign latency and Redis memory with SCALE fingerprints in the window:
+ * the index is filled with synthetic fingerprints (random sketches, as unrelated
+ * stories have) through the same layout, then the benchmark's docs are assigned.
+ */
+async function indexAtScale(): Promise<void> {
+  const redis = new Redis(REDIS_URL, { db: SCALE_DB });
+  if ((await redis.dbsize()) > 0) {
+    console.error(`bench:dedupe: Redis database ${SCALE_DB} is not empty; set BENCH_REDIS_DB to an empty one`);
+    await redis.quit();
+    process.exit(2);
+  }
+  try {
+    const index = createIndex(config, redis, "nf-scale:");
+    const used = async () => Number(/used_memory:(\d+)/.exec(await redis.info("memory"))![1]);
+    const before = await used();
+    const t0 = Date.parse(docs[0]!.published);
+    const rand = (() => {
+      let x = 0x12345678;
+      return () => (x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0);
+    })();
+    const fill0 = performance.now();
+    for (let i = 0; i < SCALE; i += 1000) {
+      const entries = Array.from({ length: Math.min(1000, SCALE - i) }, (_, k) => {
+        const sketch = Buffer.alloc(128);
+        for (let j = 0; j < 32; j++) sketch.writeUInt32BE(rand(), j * 4);
+        const mask = Buffer.alloc(8);
+        mask.writeUInt32BE(rand(), 0);
+        return {
+          ref: `s${(i + k).toString(36)}`, ts: t0 + (rand() % (windowMs / 1000)) * 1000,
+          fp: { hi: rand(), lo: rand() }, sketch, shingles: 100 + (rand() % 500),
+          numbers: { mask, lead: Buffer.from([rand() & 63, rand() & 63]) },
+          storyKey: `s${(i + k).toString(36)}`, distance: 0, similarity: 1,
+        };
+      });
+      await index.load(entries);
+      if ((i / 1000) % 100 === 99) process.stderr.write(`  … ${i + 1000} synthetic fingerprints loaded\n`);
+    }
+    const fillSeconds = (performance.now() - fill0) / 1000;
+    const perFp = ((await used()) - before) / SCALE;
+    const sample = docs.slice(0, 2000).map(toItem);
+    const prepared = sample.map((it) => prepareItem(it, settings));
+    const lat = async (batch: number) => {
+      const per: number[] = [];
+      for (let i = 0; i < prepared.length; i += batch) {
+        const b = prepared.slice(i, i + batch).map((p) => ({
+          ref: `${p.ref}-${batch}`, ts: p.ts, fp: p.doc.fp, sketch: p.doc.sketch, shingles: p.doc.shingles, numbers: p.doc.numbers,
+        }));
+        const t = performance.now();
+        await index.assign(b);
+        per.push((performance.now() - t) / b.length);
+      }
+      per.sort((x, y) => x - y);
+      const q = (p: number) => per[Math.min(per.length - 1, Math.floor(p * per.length))]!;
+      return { p50: q(0.5), p99: q(0.99) };
+    };
+    const one = await lat(1);
+    const hundred = await lat(100);
+    console.log(`\nindex at scale: ${SCALE.toLocaleString("en")} fingerprints in the window (loaded in ${fillSeconds.toFixed(0)} s)`);
+    console.log(`  Redis memory per fingerprint: ${perFp.toFixed(0)} bytes (goal ≤ 100)`);
+    console.log(`  lookup-and-assign, one item a call:     p50 ${one.p50.toFixed(3)} ms, p99 ${one.p99.toFixed(3)} ms`);
+    console.log(`  lookup-and-assign, per item of a batch of 100: p50 ${hundred.p50.toFixed(3)} ms, p99 ${hundred.p99.toFixed(3)} ms (goal p99 ≤ 2 ms)`);
+  } finally {
+    await redis.flushdb();
+    await redis.quit();
+  }
+}
