@@ -20,7 +20,7 @@ import { createRequire } from "node:module";
 import { assignBatch, cleanText, hamming, prepareItem, type Fingerprint } from "@newsfeed/dedupe";
 import { createIndex, dedupeSettings, loadConfig } from "@newsfeed/cli";
 import type { ItemPayload } from "@newsfeed/jobs";
-import { args, intOf, REDIS_URL } from "./lib.ts";
+import { args, deleteKeys, intOf, REDIS_URL } from "./lib.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SHARED = resolve(ROOT, "../shared");
@@ -109,12 +109,7 @@ async function newsfeed(): Promise<{ pred: Map<string, string>; seconds: number 
     for (const [id, s] of pred) pred.set(id, final(s));
     return { pred, seconds };
   } finally {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== "0");
+    await deleteKeys(redis, prefix);
     await redis.quit();
   }
 }

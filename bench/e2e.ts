@@ -17,7 +17,7 @@ import { addFeed, runMigrations, createDb } from "@newsfeed/store";
 import { createLogger, createRuntime, loadConfig, startServices } from "@newsfeed/cli";
 
 
-import { args, article, intOf, REDIS_URL, rng, scratchDatabase, vocabulary } from "./lib.ts";
+import { args, article, deleteKeys, intOf, REDIS_URL, rng, scratchDatabase, vocabulary } from "./lib.ts";
 
 const USAGE =
   "usage: pnpm bench:e2e [--feeds 200] [--items 50] [--words 300] [--noop-concurrency 50] [--only pipeline|noop (for profiling)]";
@@ -152,12 +152,7 @@ try {
 } finally {
   server.close();
   const redis = new Redis(REDIS_URL);
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== "0");
+  await deleteKeys(redis, prefix);
   await redis.quit();
   await db.drop();
 }

@@ -1,6 +1,7 @@
 /** Shared bench plumbing: arguments, a scratch database and Redis prefix, synthetic articles. */
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
+import type { Redis } from "ioredis";
 import pg from "pg";
 
 export function args<T extends Record<string, { type: "string"; default: string }>>(spec: T, usage: string) {
@@ -80,4 +81,14 @@ export function article(vocab: string[], words: number, rand: () => number): str
     }
   }
   return paragraphs;
+}
+
+/** Deletes every key that starts with `prefix`. */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== "0");
 }

@@ -6,20 +6,12 @@
  * in meaning to words() → shingleHashes() → simhash/minhash/numberSignature, and
  * the one the pipeline runs.
  */
+import { addVote, fmix32, majority } from "./hash.ts";
 import type { Fingerprint } from "./simhash.ts";
 import { LEAD_WORDS, SKETCH_SIZE, type NumberSignature } from "./sketch.ts";
 
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 // Character classes for the ASCII range: 1 letter/digit, 2 digit, 0 other.
 const ALNUM = new Uint8Array(128);
@@ -111,25 +103,6 @@ export interface FastFingerprint {
 
 const planesA = new Uint32Array(32);
 const planesB = new Uint32Array(32);
-
-function addVote(planes: Uint32Array, x: number): void {
-  let carry = x;
-  for (let k = 0; carry !== 0; k++) {
-    const p = planes[k]!;
-    planes[k] = p ^ carry;
-    carry = p & carry;
-  }
-}
-
-function majority(planes: Uint32Array, features: number): number {
-  let out = 0;
-  for (let j = 0; j < 32; j++) {
-    let votes = 0;
-    for (let k = 0; k < 32; k++) votes |= ((planes[k]! >>> j) & 1) << k;
-    if (2 * (votes >>> 0) > features) out |= 1 << j;
-  }
-  return out >>> 0;
-}
 
 /** Fingerprints from the token hashes of hashTokens(): extra tokens (e.g. a title) may precede. */
 export function fingerprintHashed(

@@ -3,6 +3,8 @@
  * halves; `toSigned64` gives the Postgres bigint. Pure, no I/O.
  */
 
+import { addVote, fmix32, hashString, majority } from "./hash.ts";
+
 export interface Fingerprint {
   hi: number;
   lo: number;
@@ -18,83 +20,32 @@ export function shingles(tokens: readonly string[], n: number): string[] {
   return out;
 }
 
-/** Finishes a 32-bit hash (murmur3's avalanche). */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-/** 32-bit FNV-1a with a seed, finished with murmur3's avalanche. */
-function hash32(s: string, seed: number): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return fmix32(h);
-}
-
-/** Simhash of a set of features, each weighted by its count. */
+/** Simhash of a set of features (strings), each weighted by its count: the reference form. */
 export function simhash(features: readonly string[]): Fingerprint {
-  const v = new Int32Array(64);
+  planesA.fill(0);
+  planesB.fill(0);
   for (const f of features) {
-    const a = hash32(f, 0x9e3779b9);
-    const b = hash32(f, 0x7f4a7c15);
-    for (let i = 0; i < 32; i++) {
-      v[i]! += (a >>> i) & 1 ? 1 : -1;
-      v[32 + i]! += (b >>> i) & 1 ? 1 : -1;
-    }
+    addVote(planesA, hashString(f, 0x9e3779b9));
+    addVote(planesB, hashString(f, 0x7f4a7c15));
   }
-  let hi = 0;
-  let lo = 0;
-  for (let i = 0; i < 32; i++) {
-    if (v[i]! > 0) hi |= 1 << i;
-    if (v[32 + i]! > 0) lo |= 1 << i;
-  }
-  return { hi: hi >>> 0, lo: lo >>> 0 };
+  return { hi: majority(planesA, features.length), lo: majority(planesB, features.length) };
 }
 
-// Bit-sliced vertical counters: plane k holds bit k of the vote count of each of the
-// 32 bit positions, so adding a feature's half costs about two word operations
-// instead of 32 (a ripple-carry add across planes).
 const planesA = new Uint32Array(32);
 const planesB = new Uint32Array(32);
-
-function addVote(planes: Uint32Array, x: number): void {
-  let carry = x;
-  for (let k = 0; carry !== 0; k++) {
-    const p = planes[k]!;
-    planes[k] = p ^ carry;
-    carry = p & carry;
-  }
-}
-
-function majority(planes: Uint32Array, features: number): number {
-  let out = 0;
-  for (let j = 0; j < 32; j++) {
-    let votes = 0;
-    for (let k = 0; k < 32; k++) votes |= ((planes[k]! >>> j) & 1) << k;
-    if (2 * (votes >>> 0) > features) out |= 1 << j;
-  }
-  return out >>> 0;
-}
 
 /**
  * Simhash over the word n-grams of `tokens`, each token hashed once and each
  * shingle's two 32-bit halves mixed from its tokens' hashes: no shingle strings
- * are built. A bit is set when more than half of the shingles set it. This is
- * the pipeline's fingerprint.
+ * are built. A bit is set when more than half of the shingles set it. (The
+ * pipeline computes the same from token hashes in fast.ts.)
  */
 export function simhashTokens(tokens: readonly string[], n: number): Fingerprint {
   if (n < 1) throw new RangeError(`shingle size must be ≥ 1, got ${n}`);
   const count = tokens.length;
   if (count === 0) return { hi: 0, lo: 0 };
   const th = new Uint32Array(count);
-  for (let i = 0; i < count; i++) th[i] = hash32(tokens[i]!, 0);
+  for (let i = 0; i < count; i++) th[i] = hashString(tokens[i]!);
   const width = Math.min(n, count);
   const features = count - width + 1;
   planesA.fill(0);

@@ -1,3 +1,5 @@
+import { fmix32, hashString } from "./hash.ts";
+
 /**
  * The verification sketch of a document: a 32-value MinHash over its word
  * n-gram shingles (to estimate how much of one text another contains), and a
@@ -13,23 +15,7 @@ export const BANDS = SKETCH_SIZE / BAND_ROWS;
 /** Words at the start of the body whose numbers must be found in the other text. */
 export const LEAD_WORDS = 40;
 
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-function hashToken(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return fmix32(h);
-}
+const hashToken = (s: string) => hashString(s);
 
 const SEEDS = Uint32Array.from({ length: SKETCH_SIZE }, (_, i) => fmix32(Math.imul(i + 1, 0x9e3779b9)));
 
