@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { dedupeBatch } from "@newsfeed/dedupe";
-import { conditionalGet, decodeBody, normalizeItems, parseFeed } from "@newsfeed/ingest";
+import { conditionalGet, decodeBody, normalizeItems, parseFeed, pollFeed } from "@newsfeed/ingest";
 import { addFeed, listFeeds, makeAllFeedsDue } from "@newsfeed/store";
 import { createTestDatabase, type TestDatabase } from "@newsfeed/store/testing";
 import { createLogger } from "../src/logger.ts";
@@ -103,6 +103,20 @@ describe("end to end on the bundled sample", () => {
       [since],
     );
     expect(rows).toEqual([{ outcome: "not_modified", n: OUTLETS.length }]);
+  });
+
+  it("processes the same items again when they are queued again after their jobs completed", async () => {
+    // As after restoring Postgres from a backup while Redis kept its history.
+    await t.pool.query("TRUNCATE story_merges, story_items, stories, items");
+    for (const feed of await listFeeds(t.db)) await pollFeed(rt.pollDeps, feed.id, { force: true });
+    await vi.waitFor(
+      async () => {
+        const { rows } = await t.pool.query(`SELECT count(*)::int AS n FROM items`);
+        expect(rows[0].n).toBe(copies);
+        expect(await queuesIdle([rt.itemsQueue])).toBe(true);
+      },
+      { timeout: 30_000, interval: 100 },
+    );
   });
 
   it("changes no row when the same items are delivered again", async () => {

@@ -61,7 +61,10 @@ export const JOB_OPTIONS: Record<QueueName, JobsOptions> = {
   items: {
     attempts: 8,
     backoff: { type: "exponential", delay: 1000 },
-    removeOnComplete: { count: 1000 },
+    // Completed jobs leave at once: a stable job id then only folds duplicates that are
+    // still queued, and the same items queued again later (a replay, or Postgres restored
+    // from a backup while Redis kept its history) are processed, idempotently, not dropped.
+    removeOnComplete: true,
     removeOnFail: { count: 10000 },
   },
 };
