@@ -93,9 +93,10 @@ describe("dedupe on the test corpus", () => {
     );
     await vi.waitFor(
       async () => {
-        const c = await queue.getJobCounts("completed", "failed");
-        expect(c.failed).toBe(0);
-        expect(c.completed).toBe(Math.ceil(items.length / 4));
+        const c = await queue.getJobCounts("waiting", "active", "delayed", "failed");
+        expect(c).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0 });
+        const { rows } = await s.t.pool.query(`SELECT count(*)::int AS n FROM story_items`);
+        expect(rows[0].n).toBe(items.length);
       },
       { timeout: 20_000, interval: 100 },
     );
