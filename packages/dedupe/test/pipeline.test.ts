@@ -94,7 +94,7 @@ describe("dedupe on the test corpus", () => {
     await vi.waitFor(
       async () => {
         const c = await queue.getJobCounts("waiting", "active", "delayed", "failed");
-        expect(c).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0 });
+        expect(c).toMatchObject({ waiting: 0, active: 0, delayed: 0, failed: 0 });
         const { rows } = await s.t.pool.query(`SELECT count(*)::int AS n FROM story_items`);
         expect(rows[0].n).toBe(items.length);
       },
