@@ -5,7 +5,7 @@
  *   P fp:<ref>            hash: s story key, t time (ms), g MinHash sketch (128 bytes), n shingles,
  *                         m number mask (8 bytes), e lead-number bits, h/l simhash halves,
  *                         d simhash distance and c containment (‰) to the copy it matched
- *   P l<b>:<4 bytes>      sorted set of refs by time whose sketch value b is these 4 bytes (an LSH band)
+ *   P l<b>:<8 hex digits> sorted set of refs by time whose sketch value b is this value (an LSH band)
  *   P alias:<story>       the story it was merged into
  *
  * ARGV: prefix, windowMs, minContainment (‰), maxNumberMismatches, ttlSeconds, mergeContainment (‰),
@@ -98,7 +98,7 @@ for k = 0, n - 1 do
     local rootC = {}
     local seen = {}
     for b = 0, BANDS - 1 do
-      local bkey = prefix .. 'l' .. b .. ':' .. string.sub(sketch, b * BAND_BYTES + 1, (b + 1) * BAND_BYTES)
+      local bkey = prefix .. 'l' .. b .. ':' .. string.format('%02x%02x%02x%02x', string.byte(sketch, b * BAND_BYTES + 1, (b + 1) * BAND_BYTES))
       local members = redis.call('ZRANGEBYSCORE', bkey, ts - window, ts + window)
       for _, m in ipairs(members) do
         if not seen[m] and m ~= ref then
@@ -144,7 +144,7 @@ for k = 0, n - 1 do
       'h', hi, 'l', lo, 'd', d, 'c', c)
     redis.call('EXPIRE', fpkey, ttl)
     for b = 0, BANDS - 1 do
-      local bkey = prefix .. 'l' .. b .. ':' .. string.sub(sketch, b * BAND_BYTES + 1, (b + 1) * BAND_BYTES)
+      local bkey = prefix .. 'l' .. b .. ':' .. string.format('%02x%02x%02x%02x', string.byte(sketch, b * BAND_BYTES + 1, (b + 1) * BAND_BYTES))
       redis.call('ZADD', bkey, ts, ref)
       redis.call('ZREMRANGEBYSCORE', bkey, '-inf', '(' .. (ts - 2 * window))
       redis.call('EXPIRE', bkey, ttl)

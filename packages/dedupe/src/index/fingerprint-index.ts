@@ -59,14 +59,14 @@ export class FingerprintIndex {
     redis: Redis,
     private readonly opts: IndexOptions,
   ) {
-    if (!(redis as unknown as Record<string, unknown>).nfAssign3) {
-      redis.defineCommand("nfAssign3", { numberOfKeys: 0, lua: ASSIGN_LUA });
+    if (!(redis as unknown as Record<string, unknown>).nfAssign4) {
+      redis.defineCommand("nfAssign4", { numberOfKeys: 0, lua: ASSIGN_LUA });
     }
-    this.assignFn = (redis as unknown as { nfAssign3: AssignFn }).nfAssign3.bind(redis);
-    if (!(redis as unknown as Record<string, unknown>).nfLoad2) {
-      redis.defineCommand("nfLoad2", { numberOfKeys: 0, lua: LOAD_LUA });
+    this.assignFn = (redis as unknown as { nfAssign4: AssignFn }).nfAssign4.bind(redis);
+    if (!(redis as unknown as Record<string, unknown>).nfLoad3) {
+      redis.defineCommand("nfLoad3", { numberOfKeys: 0, lua: LOAD_LUA });
     }
-    this.loadFn = (redis as unknown as { nfLoad2: LoadFn }).nfLoad2.bind(redis);
+    this.loadFn = (redis as unknown as { nfLoad3: LoadFn }).nfLoad3.bind(redis);
   }
 
   private get ttlSeconds(): number {

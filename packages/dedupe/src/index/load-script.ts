@@ -22,7 +22,7 @@ for k = 0, n - 1 do
     'd', ARGV[base + 10], 'c', ARGV[base + 11])
   redis.call('EXPIRE', fpkey, ttl)
   for b = 0, BANDS - 1 do
-    local bkey = prefix .. 'l' .. b .. ':' .. string.sub(sketch, b * BAND_BYTES + 1, (b + 1) * BAND_BYTES)
+    local bkey = prefix .. 'l' .. b .. ':' .. string.format('%02x%02x%02x%02x', string.byte(sketch, b * BAND_BYTES + 1, (b + 1) * BAND_BYTES))
     redis.call('ZADD', bkey, ts, ref)
     redis.call('EXPIRE', bkey, ttl)
   end
