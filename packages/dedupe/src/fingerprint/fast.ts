@@ -13,13 +13,21 @@ import { LEAD_WORDS, SKETCH_SIZE, type NumberSignature } from "./sketch.ts";
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
-// Character classes for the ASCII range: 1 letter/digit, 2 digit, 0 other.
-const ALNUM = new Uint8Array(128);
-for (let c = 48; c <= 57; c++) ALNUM[c] = 2;
-for (let c = 65; c <= 90; c++) ALNUM[c] = 1;
-for (let c = 97; c <= 122; c++) ALNUM[c] = 1;
-
-const isAlnum = (c: number): boolean => (c < 128 ? ALNUM[c]! !== 0 : /[\p{L}\p{N}]/u.test(String.fromCharCode(c)));
+// For every UTF-16 code unit: is it a letter or digit, and its lower case (BMP only;
+// astral letters are rare in news text and count as separators).
+const ALNUM = new Uint8Array(65536);
+const LOWER = new Uint16Array(65536);
+for (let c = 0; c < 65536; c++) {
+  const ch = String.fromCharCode(c);
+  LOWER[c] = c;
+  if (c >= 0xd800 && c <= 0xdfff) continue;
+  if (/[\p{L}\p{N}]/u.test(ch)) {
+    ALNUM[c] = 1;
+    const lower = ch.toLowerCase();
+    if (lower.length === 1) LOWER[c] = lower.charCodeAt(0);
+  }
+}
+const isAlnum = (c: number): boolean => ALNUM[c] === 1;
 
 let tokenHashes = new Uint32Array(4096);
 let tokenIsNumber = new Uint8Array(4096);
@@ -37,10 +45,8 @@ export function hashTokens(text: string): number {
   const len = text.length;
   for (let i = 0; i < len; i++) {
     let c = text.charCodeAt(i);
-    const alnum = isAlnum(c);
-    if (alnum) {
-      if (c >= 65 && c <= 90) c += 32;
-      else if (c >= 128) c = text[i]!.toLowerCase().charCodeAt(0);
+    if (ALNUM[c] === 1) {
+      c = LOWER[c]!;
       if (c >= 48 && c <= 57) hasDigit = true;
       h = Math.imul(h ^ c, FNV_PRIME);
       inTok = true;

@@ -34,8 +34,13 @@ const looksLikeHtml = (s: string): boolean => s.includes("<") && HTML_TAG.test(s
  * Converts HTML to paragraphs. When the page has an <article>, only its content
  * counts; non-content elements and elements marked as page furniture are dropped.
  */
-export function htmlToText(html: string): string {
-  const hasArticle = /<article[\s>]/i.test(html);
+export function htmlToText(page: string): string {
+  // Only the article counts when there is one: parse just that part of the page
+  // (most of a page's bytes are head, scripts and furniture).
+  const start = page.search(/<article[\s>]/i);
+  const end = start < 0 ? -1 : Math.max(page.lastIndexOf("</article>"), page.lastIndexOf("</ARTICLE>"));
+  const html = start >= 0 && end > start ? page.slice(start, end + "</article>".length) : page;
+  const hasArticle = start >= 0;
   const out: string[] = [];
   let skipDepth = 0;
   let articleDepth = 0;
@@ -137,13 +142,13 @@ export function cleanParagraphs(input: string): string[] {
   const raw = looksLikeHtml(input) ? htmlToText(input) : input;
   const text = normalizeUnicode(raw.includes("&") ? decodeHTML(raw) : raw);
   const paragraphs: string[] = [];
-  const keys: string[] = [];
   for (const folded of foldedLines(text)) {
     const p = DATELINE_START.test(folded) ? stripDateline(folded) : folded;
     if (!p || BYLINE.test(p)) continue;
     paragraphs.push(p);
-    keys.push(p.toLowerCase());
   }
+  // Repeats on one page keep their case: compare paragraphs as they are.
+  const keys = paragraphs;
   const all = new Set(keys);
   const seen = new Set<string>();
   const out: string[] = [];
