@@ -5,7 +5,9 @@
  *   P fp:<ref>            hash: s story key, t time (ms), g MinHash sketch (128 bytes), n shingles,
  *                         m number mask (8 bytes), e lead-number bits, h/l simhash halves,
  *                         d simhash distance and c containment (‰) to the copy it matched
- *   P l<b>:<8 hex digits> sorted set of refs by time whose sketch value b is this value (an LSH band)
+ *   P l<b>:<slice>:<bucket> sorted set of refs scored by their sketch value b (an LSH band), one
+ *                         per band, window-long time slice of the item's time and 4,096th of the
+ *                         value space; whole slices expire by TTL
  *   P alias:<story>       the story it was merged into
  *
  * ARGV: prefix, windowMs, minContainment (‰), maxNumberMismatches, ttlSeconds, mergeContainment (‰),
@@ -78,6 +80,19 @@ local function root(s)
   return s
 end
 
+-- Time slices as long as the window: a lookup reads at most three.
+local DAY = window
+-- Band b of a sketch: its b-th 32-bit value.
+local function bandValue(sketch, b)
+  local b1, b2, b3, b4 = string.byte(sketch, b * BAND_BYTES + 1, b * BAND_BYTES + 4)
+  return ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+end
+-- One sorted set per band, time slice (of the item's time) and 4,096th of the value
+-- space; score = the band value. Whole slices expire by TTL: no scan.
+local function bandKey(b, day, v)
+  return prefix .. 'l' .. b .. ':' .. day .. ':' .. string.format('%03x', math.floor(v / 1048576))
+end
+
 local n = (#ARGV - 6) / FIELDS
 for k = 0, n - 1 do
   local base = 6 + k * FIELDS
@@ -97,14 +112,16 @@ for k = 0, n - 1 do
     local bestC, bestD, bestRoot = -1, 0, nil
     local rootC = {}
     local seen = {}
+    local d0, d1 = math.floor((ts - window) / DAY), math.floor((ts + window) / DAY)
     for b = 0, BANDS - 1 do
-      local bkey = prefix .. 'l' .. b .. ':' .. string.format('%02x%02x%02x%02x', string.byte(sketch, b * BAND_BYTES + 1, (b + 1) * BAND_BYTES))
-      local members = redis.call('ZRANGEBYSCORE', bkey, ts - window, ts + window)
+      local v = bandValue(sketch, b)
+      for day = d0, d1 do
+      local members = redis.call('ZRANGEBYSCORE', bandKey(b, day, v), v, v)
       for _, m in ipairs(members) do
         if not seen[m] and m ~= ref then
           seen[m] = true
-          local c = redis.call('HMGET', prefix .. 'fp:' .. m, 'g', 'n', 'm', 'e', 's', 'h', 'l')
-          if c[1] then
+          local c = redis.call('HMGET', prefix .. 'fp:' .. m, 'g', 'n', 'm', 'e', 's', 'h', 'l', 't')
+          if c[1] and math.abs(tonumber(c[8]) - ts) <= window then
             local cc = containment(sketch, shingles, c[1], tonumber(c[2]))
             -- The shorter text's lead numbers must be in the longer one (a trimmed copy keeps its lead).
             local nmiss
@@ -123,6 +140,7 @@ for k = 0, n - 1 do
             end
           end
         end
+      end
       end
     end
     local story, d, c = ref, 0, 1000
@@ -143,11 +161,12 @@ for k = 0, n - 1 do
     redis.call('HSET', fpkey, 's', story, 't', ts, 'g', sketch, 'n', shingles, 'm', mask, 'e', lead,
       'h', hi, 'l', lo, 'd', d, 'c', c)
     redis.call('EXPIRE', fpkey, ttl)
+    local day = math.floor(ts / DAY)
     for b = 0, BANDS - 1 do
-      local bkey = prefix .. 'l' .. b .. ':' .. string.format('%02x%02x%02x%02x', string.byte(sketch, b * BAND_BYTES + 1, (b + 1) * BAND_BYTES))
-      redis.call('ZADD', bkey, ts, ref)
-      redis.call('ZREMRANGEBYSCORE', bkey, '-inf', '(' .. (ts - 2 * window))
-      redis.call('EXPIRE', bkey, ttl)
+      local v = bandValue(sketch, b)
+      local bkey = bandKey(b, day, v)
+      redis.call('ZADD', bkey, v, ref)
+      redis.call('EXPIRE', bkey, ttl + math.ceil(window / 1000))
     end
     local res = { story, d, c, 1 }
     for _, m in ipairs(merged) do res[#res + 1] = m end

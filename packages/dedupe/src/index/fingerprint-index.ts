@@ -59,14 +59,14 @@ export class FingerprintIndex {
     redis: Redis,
     private readonly opts: IndexOptions,
   ) {
-    if (!(redis as unknown as Record<string, unknown>).nfAssign4) {
-      redis.defineCommand("nfAssign4", { numberOfKeys: 0, lua: ASSIGN_LUA });
+    if (!(redis as unknown as Record<string, unknown>).nfAssign6) {
+      redis.defineCommand("nfAssign6", { numberOfKeys: 0, lua: ASSIGN_LUA });
     }
-    this.assignFn = (redis as unknown as { nfAssign4: AssignFn }).nfAssign4.bind(redis);
-    if (!(redis as unknown as Record<string, unknown>).nfLoad3) {
-      redis.defineCommand("nfLoad3", { numberOfKeys: 0, lua: LOAD_LUA });
+    this.assignFn = (redis as unknown as { nfAssign6: AssignFn }).nfAssign6.bind(redis);
+    if (!(redis as unknown as Record<string, unknown>).nfLoad5) {
+      redis.defineCommand("nfLoad5", { numberOfKeys: 0, lua: LOAD_LUA });
     }
-    this.loadFn = (redis as unknown as { nfLoad3: LoadFn }).nfLoad3.bind(redis);
+    this.loadFn = (redis as unknown as { nfLoad5: LoadFn }).nfLoad5.bind(redis);
   }
 
   private get ttlSeconds(): number {
@@ -76,7 +76,7 @@ export class FingerprintIndex {
   /** Puts fingerprints back with their stories (rebuilding from Postgres); returns how many were new. */
   async load(entries: readonly LoadEntry[]): Promise<number> {
     if (entries.length === 0) return 0;
-    const args: (string | number | Buffer)[] = [this.opts.prefix, this.ttlSeconds];
+    const args: (string | number | Buffer)[] = [this.opts.prefix, this.ttlSeconds, this.opts.windowMs];
     for (const e of entries) {
       args.push(
         e.ref, e.ts, e.fp.hi, e.fp.lo, e.shingles, e.sketch, e.numbers.mask, e.numbers.lead, e.storyKey,
