@@ -6,7 +6,7 @@
  *                         m number mask (8 bytes), e lead-number bits, h/l simhash halves,
  *                         d simhash distance and c containment (‰) to the copy it matched
  *   P l<b>:<slice>:<bucket> sorted set of refs scored by their sketch value b (an LSH band), one
- *                         per band, window-long time slice of the item's time and 4,096th of the
+ *                         per band, window-long time slice of the item's time and 16,384th of the
  *                         value space; whole slices expire by TTL
  *   P alias:<story>       the story it was merged into
  *
@@ -87,10 +87,10 @@ local function bandValue(sketch, b)
   local b1, b2, b3, b4 = string.byte(sketch, b * BAND_BYTES + 1, b * BAND_BYTES + 4)
   return ((b1 * 256 + b2) * 256 + b3) * 256 + b4
 end
--- One sorted set per band, time slice (of the item's time) and 4,096th of the value
+-- One sorted set per band, time slice (of the item's time) and 16,384th of the value
 -- space; score = the band value. Whole slices expire by TTL: no scan.
 local function bandKey(b, day, v)
-  return prefix .. 'l' .. b .. ':' .. day .. ':' .. string.format('%03x', math.floor(v / 1048576))
+  return prefix .. 'l' .. b .. ':' .. day .. ':' .. string.format('%04x', math.floor(v / 262144))
 end
 
 local n = (#ARGV - 6) / FIELDS

@@ -59,14 +59,14 @@ export class FingerprintIndex {
     redis: Redis,
     private readonly opts: IndexOptions,
   ) {
-    if (!(redis as unknown as Record<string, unknown>).nfAssign6) {
-      redis.defineCommand("nfAssign6", { numberOfKeys: 0, lua: ASSIGN_LUA });
+    if (!(redis as unknown as Record<string, unknown>).nfAssign7) {
+      redis.defineCommand("nfAssign7", { numberOfKeys: 0, lua: ASSIGN_LUA });
     }
-    this.assignFn = (redis as unknown as { nfAssign6: AssignFn }).nfAssign6.bind(redis);
-    if (!(redis as unknown as Record<string, unknown>).nfLoad5) {
-      redis.defineCommand("nfLoad5", { numberOfKeys: 0, lua: LOAD_LUA });
+    this.assignFn = (redis as unknown as { nfAssign7: AssignFn }).nfAssign7.bind(redis);
+    if (!(redis as unknown as Record<string, unknown>).nfLoad6) {
+      redis.defineCommand("nfLoad6", { numberOfKeys: 0, lua: LOAD_LUA });
     }
-    this.loadFn = (redis as unknown as { nfLoad5: LoadFn }).nfLoad5.bind(redis);
+    this.loadFn = (redis as unknown as { nfLoad6: LoadFn }).nfLoad6.bind(redis);
   }
 
   private get ttlSeconds(): number {
