@@ -31,6 +31,7 @@ export const envSchema = z.object({
   DEDUPE_MAX_NUMBER_MISMATCHES: int(2, 0),
   DEDUPE_MERGE_CONTAINMENT: z.coerce.number().min(0.05).max(1).default(0.5),
   DEDUPE_SHINGLE_SIZE: int(5, 1).pipe(z.number().max(8)),
+  DEDUPE_CHROME_MIN_ITEMS: int(3, 0),
   /** Serve and poll the bundled sample feeds when no feeds are configured (`newsfeed start`). */
   NEWSFEED_SAMPLE: bool(true),
   /** Port of the bundled sample's local HTTP server (127.0.0.1). */

@@ -40,7 +40,7 @@ export function createIndex(config: Config, redis: Redis, prefix = `${config.NEW
 
 /** Cleaning and fingerprint settings as the dedupe worker uses them. */
 export function dedupeSettings(config: Config): DedupeSettings {
-  return { shingleSize: config.DEDUPE_SHINGLE_SIZE, minWords: 12 };
+  return { shingleSize: config.DEDUPE_SHINGLE_SIZE, minWords: 12, chromeMinItems: config.DEDUPE_CHROME_MIN_ITEMS };
 }
 
 export function createRuntime(config: Config, logger: Logger): Runtime {

@@ -6,6 +6,7 @@ export {
   minhash, containment, numberSignature, numberMismatches, shingleHashes, SKETCH_SIZE, BANDS, LEAD_WORDS,
   type NumberSignature,
 } from "./fingerprint/sketch.ts";
+export { chromeKey, chromeKeys, CHROME_MAX_WORDS } from "./text/chrome.ts";
 export { hashTokens, fingerprintHashed, type FastFingerprint } from "./fingerprint/fast.ts";
 export { prepareDoc, itemRef, DEFAULT_FINGERPRINT, type FingerprintOptions, type PreparedDoc } from "./fingerprint/document.ts";
 export {

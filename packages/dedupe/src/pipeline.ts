@@ -3,10 +3,14 @@ import { saveAssignments, type AssignedItem, type Db, type SaveResult } from "@n
 import { itemRef, prepareDoc, type FingerprintOptions, type PreparedDoc } from "./fingerprint/document.ts";
 import { toSigned64 } from "./fingerprint/simhash.ts";
 import type { Assignment, FingerprintIndex } from "./index/fingerprint-index.ts";
+import { chromeKeys } from "./text/chrome.ts";
+import { cleanParagraphs } from "./text/clean.ts";
 
 export interface DedupeSettings extends FingerprintOptions {
   /** Bodies with fewer words than this are fingerprinted with their title. */
   minWords: number;
+  /** A short line carried by this many items of one feed is that feed's chrome (0: off). */
+  chromeMinItems?: number;
 }
 
 export interface DedupeDeps {
@@ -22,11 +26,19 @@ export interface PreparedItem {
   ts: number;
 }
 
-/** Cleans and fingerprints one item (pure). */
-export function prepareItem(item: ItemPayload, settings: DedupeSettings): PreparedItem {
+/**
+ * Cleans and fingerprints one item (pure); `paragraphs` may carry its body already
+ * cleaned, and `chrome` its feed's learned boilerplate keys.
+ */
+export function prepareItem(
+  item: ItemPayload,
+  settings: DedupeSettings,
+  paragraphs?: readonly string[],
+  chrome?: ReadonlySet<string>,
+): PreparedItem {
   const ref = itemRef(item.feedId, item.identityKey);
   // Too short to fingerprint on its own: the title joins in (the stored text stays the body).
-  const doc = prepareDoc(item.content, settings, { title: item.title, minWords: settings.minWords });
+  const doc = prepareDoc(paragraphs ?? item.content, settings, { title: item.title, minWords: settings.minWords }, chrome);
   const ts = Date.parse(item.publishedAt ?? item.seenAt);
   return { item, ref, doc, ts };
 }
@@ -41,13 +53,35 @@ export async function assignBatch(
   deps: Pick<DedupeDeps, "index" | "settings">,
   items: readonly ItemPayload[],
 ): Promise<AssignedBatch> {
-  const prepared = items.map((it) => prepareItem(it, deps.settings));
+  const paragraphs = items.map((it) => cleanParagraphs(it.content));
+  const keys = paragraphs.map(chromeKeys);
+  const chrome = await learnedChrome(deps, items, keys);
+  const prepared = items.map((it, i) => prepareItem(it, deps.settings, paragraphs[i], chrome.get(it.feedId)));
   const assignments = await deps.index.assign(
-    prepared.map((p) => ({
+    prepared.map((p, i) => ({
       ref: p.ref, ts: p.ts, fp: p.doc.fp, sketch: p.doc.sketch, shingles: p.doc.shingles, numbers: p.doc.numbers,
+      feedId: p.item.feedId, chrome: keys[i]!,
     })),
   );
   return { prepared, assignments };
+}
+
+/** Per feed of the batch, the chrome keys its own stream has shown often enough. */
+async function learnedChrome(
+  deps: Pick<DedupeDeps, "index" | "settings">,
+  items: readonly ItemPayload[],
+  keys: readonly string[][],
+): Promise<Map<number, Set<string>>> {
+  const min = deps.settings.chromeMinItems ?? 0;
+  const out = new Map<number, Set<string>>();
+  if (min <= 0) return out;
+  const requests = new Map<number, string[]>();
+  items.forEach((it, i) => requests.set(it.feedId, [...(requests.get(it.feedId) ?? []), ...keys[i]!]));
+  const counts = await deps.index.chromeCounts(requests);
+  for (const [feedId, byKey] of counts) {
+    out.set(feedId, new Set([...byKey].filter(([, n]) => n >= min).map(([k]) => k)));
+  }
+  return out;
 }
 
 /**

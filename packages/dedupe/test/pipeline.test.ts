@@ -36,7 +36,7 @@ async function setup(): Promise<Setup> {
   const index = new FingerprintIndex(redis, {
     prefix: `${prefix}:idx:`, windowMs: 72 * 3_600_000, minContainment: 0.35, maxNumberMismatches: 2, mergeContainment: 0.5,
   });
-  const s = { t, redis, prefix, deps: { db: t.db, index, settings: { shingleSize: 5, minWords: 12 } } };
+  const s = { t, redis, prefix, deps: { db: t.db, index, settings: { shingleSize: 5, minWords: 12, chromeMinItems: 3 } } };
   cleanups.push(async () => {
     await dropPrefix(redis, prefix);
     await redis.quit();
@@ -103,6 +103,25 @@ describe("dedupe on the test corpus", () => {
     for (const w of workers) await w.close();
     await queue.close();
     expect(await stored(s.t)).toEqual(alone);
+  });
+
+  it("learns a feed's recurring short lines as its chrome and leaves them out", async () => {
+    const s = await setup();
+    const plain = items.filter((it) => !it.content.includes("<") && it.gold.startsWith("story"));
+    const story = (i: number) =>
+      `Share this article\n\n${plain[i * 4]!.content}\n\nYou have ${i + 1} free articles remaining this month`;
+    const stored = async (i: number) => {
+      const { rows } = await s.t.pool.query(`SELECT text FROM items WHERE identity_key = $1`, [`chrome-${i}`]);
+      return rows[0].text as string;
+    };
+    for (let i = 0; i < 5; i++) {
+      const base = payload(plain[i * 4]!);
+      await dedupeBatch(s.deps, [{ ...base, feedId: 8, identityKey: `chrome-${i}`, content: story(i) }]);
+    }
+    // Three items carried the lines before the fourth: from then on they are chrome.
+    expect(await stored(2)).toContain("Share this article");
+    expect(await stored(3)).not.toContain("Share this article");
+    expect(await stored(4)).not.toMatch(/free articles remaining/);
   });
 
   it("continues with the same results after the Redis index is lost and rebuilt", async () => {

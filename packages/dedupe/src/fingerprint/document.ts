@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { cleanText } from "../text/clean.ts";
+import { chromeKey } from "../text/chrome.ts";
+import { cleanParagraphs, cleanText } from "../text/clean.ts";
 import { fastTokenCopy, fingerprintHashed, hashTokens, restoreTokens } from "./fast.ts";
 import type { Fingerprint } from "./simhash.ts";
 import type { NumberSignature } from "./sketch.ts";
@@ -25,15 +26,21 @@ export interface PreparedDoc {
 }
 
 /**
- * Cleans a body and fingerprints it: the pure half of the dedupe stage. When the
- * body has fewer than `minWords` words, the title's words are fingerprinted before it.
+ * Cleans a body and fingerprints it: the pure half of the dedupe stage. Paragraphs
+ * whose chrome key is in `chrome` (the source's learned boilerplate) are left out.
+ * When the body has fewer than `minWords` words, the title's words are
+ * fingerprinted before it.
  */
 export function prepareDoc(
-  body: string,
+  body: string | readonly string[],
   opts: FingerprintOptions = DEFAULT_FINGERPRINT,
   short?: { title: string; minWords: number },
+  chrome?: ReadonlySet<string>,
 ): PreparedDoc {
-  const text = cleanText(body);
+  // A body already split into clean paragraphs may be passed as such.
+  let paragraphs = typeof body === "string" ? cleanParagraphs(body) : body;
+  if (chrome?.size) paragraphs = paragraphs.filter((p) => !chrome.has(chromeKey(p) ?? ""));
+  const text = paragraphs.join("\n");
   let count = hashTokens(text);
   if (short && count < short.minWords) {
     const bodyHashes = fastTokenCopy(count);

@@ -9,10 +9,11 @@
  *                         per band, window-long time slice of the item's time and 16,384th of the
  *                         value space; whole slices expire by TTL
  *   P alias:<story>       the story it was merged into
+ *   P chrome:<feed>       hash: chrome key of a short line → items of the feed that carried it
  *
  * ARGV: prefix, windowMs, minContainment (‰), maxNumberMismatches, ttlSeconds, mergeContainment (‰),
  *       then per item:
- *       ref, ts, hi, lo, shingles, sketch, mask, lead.
+ *       ref, ts, hi, lo, shingles, sketch, mask, lead, feed id, chrome keys (comma-separated).
  * Returns per item: { storyKey, simhashDistance, containment‰, created (1 when new to the index),
  *                     ...keys of the stories merged into storyKey by this item }.
  *
@@ -33,7 +34,8 @@ local maxMiss = tonumber(ARGV[4])
 local ttl = tonumber(ARGV[5])
 local mergeC = tonumber(ARGV[6])
 local K, BANDS, BAND_BYTES = 32, 32, 4
-local FIELDS = 8
+local FIELDS = 10
+local CHROME_TTL = 30 * 86400
 local out = {}
 
 local function popcount(x)
@@ -104,6 +106,8 @@ for k = 0, n - 1 do
   local sketch = ARGV[base + 6]
   local mask = ARGV[base + 7]
   local lead = ARGV[base + 8]
+  local feed = ARGV[base + 9]
+  local chrome = ARGV[base + 10]
   local fpkey = prefix .. 'fp:' .. ref
   local existing = redis.call('HMGET', fpkey, 's', 'd', 'c')
   if existing[1] then
@@ -167,6 +171,14 @@ for k = 0, n - 1 do
       local bkey = bandKey(b, day, v)
       redis.call('ZADD', bkey, v, ref)
       redis.call('EXPIRE', bkey, ttl + math.ceil(window / 1000))
+    end
+    -- Count the item's short lines for its source, once per item: recurring ones are chrome.
+    if chrome ~= '' then
+      local ckey = prefix .. 'chrome:' .. feed
+      for h in string.gmatch(chrome, '[^,]+') do
+        redis.call('HINCRBY', ckey, h, 1)
+      end
+      redis.call('EXPIRE', ckey, CHROME_TTL)
     end
     local res = { story, d, c, 1 }
     for _, m in ipairs(merged) do res[#res + 1] = m end

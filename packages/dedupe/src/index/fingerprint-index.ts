@@ -26,6 +26,9 @@ export interface IndexEntry {
   sketch: Buffer;
   shingles: number;
   numbers: NumberSignature;
+  /** The item's feed and the chrome keys of its short lines, counted when the item is new. */
+  feedId?: number;
+  chrome?: readonly string[];
 }
 
 export interface Assignment {
@@ -56,13 +59,13 @@ export class FingerprintIndex {
   private readonly loadFn: LoadFn;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly opts: IndexOptions,
   ) {
-    if (!(redis as unknown as Record<string, unknown>).nfAssign7) {
-      redis.defineCommand("nfAssign7", { numberOfKeys: 0, lua: ASSIGN_LUA });
+    if (!(redis as unknown as Record<string, unknown>).nfAssign8) {
+      redis.defineCommand("nfAssign8", { numberOfKeys: 0, lua: ASSIGN_LUA });
     }
-    this.assignFn = (redis as unknown as { nfAssign7: AssignFn }).nfAssign7.bind(redis);
+    this.assignFn = (redis as unknown as { nfAssign8: AssignFn }).nfAssign8.bind(redis);
     if (!(redis as unknown as Record<string, unknown>).nfLoad6) {
       redis.defineCommand("nfLoad6", { numberOfKeys: 0, lua: LOAD_LUA });
     }
@@ -86,6 +89,26 @@ export class FingerprintIndex {
     return this.loadFn(...args);
   }
 
+  /** For each feed, how many of its items carried each of the given chrome keys (one round trip). */
+  async chromeCounts(requests: ReadonlyMap<number, readonly string[]>): Promise<Map<number, Map<string, number>>> {
+    const out = new Map<number, Map<string, number>>();
+    const feeds = [...requests].filter(([, keys]) => keys.length > 0);
+    if (feeds.length === 0) return out;
+    const pipe = this.redis.pipeline();
+    for (const [feedId, keys] of feeds) pipe.hmget(`${this.opts.prefix}chrome:${feedId}`, ...keys);
+    const res = (await pipe.exec()) ?? [];
+    feeds.forEach(([feedId, keys], i) => {
+      const [err, values] = res[i] ?? [];
+      if (err) throw err;
+      const counts = new Map<string, number>();
+      (values as (string | null)[]).forEach((v, k) => {
+        if (v) counts.set(keys[k]!, Number(v));
+      });
+      out.set(feedId, counts);
+    });
+    return out;
+  }
+
   async assign(entries: readonly IndexEntry[]): Promise<Assignment[]> {
     if (entries.length === 0) return [];
     const args: (string | number | Buffer)[] = [
@@ -93,7 +116,10 @@ export class FingerprintIndex {
       this.opts.maxNumberMismatches, this.ttlSeconds, Math.round((this.opts.mergeContainment ?? 0.5) * 1000),
     ];
     for (const e of entries) {
-      args.push(e.ref, e.ts, e.fp.hi, e.fp.lo, e.shingles, e.sketch, e.numbers.mask, e.numbers.lead);
+      args.push(
+        e.ref, e.ts, e.fp.hi, e.fp.lo, e.shingles, e.sketch, e.numbers.mask, e.numbers.lead, e.feedId ?? 0,
+        (e.chrome ?? []).join(","),
+      );
     }
     const res = await this.assignFn(...args);
     return res.map(([storyKey, distance, permille, created, ...merged]) => ({
