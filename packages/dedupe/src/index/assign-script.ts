@@ -83,7 +83,7 @@ local function root(s)
 end
 
 -- Time slices as long as the window: a lookup reads at most three.
-local DAY = window
+local SLICE = window
 -- Band b of a sketch: its b-th 32-bit value.
 local function bandValue(sketch, b)
   local b1, b2, b3, b4 = string.byte(sketch, b * BAND_BYTES + 1, b * BAND_BYTES + 4)
@@ -91,8 +91,8 @@ local function bandValue(sketch, b)
 end
 -- One sorted set per band, time slice (of the item's time) and 16,384th of the value
 -- space; score = the band value. Whole slices expire by TTL: no scan.
-local function bandKey(b, day, v)
-  return prefix .. 'l' .. b .. ':' .. day .. ':' .. string.format('%04x', math.floor(v / 262144))
+local function bandKey(b, slice, v)
+  return prefix .. 'l' .. b .. ':' .. slice .. ':' .. string.format('%04x', math.floor(v / 262144))
 end
 
 local n = (#ARGV - 6) / FIELDS
@@ -116,35 +116,35 @@ for k = 0, n - 1 do
     local bestC, bestD, bestRoot = -1, 0, nil
     local rootC = {}
     local seen = {}
-    local d0, d1 = math.floor((ts - window) / DAY), math.floor((ts + window) / DAY)
+    local d0, d1 = math.floor((ts - window) / SLICE), math.floor((ts + window) / SLICE)
     for b = 0, BANDS - 1 do
       local v = bandValue(sketch, b)
-      for day = d0, d1 do
-      local members = redis.call('ZRANGEBYSCORE', bandKey(b, day, v), v, v)
-      for _, m in ipairs(members) do
-        if not seen[m] and m ~= ref then
-          seen[m] = true
-          local c = redis.call('HMGET', prefix .. 'fp:' .. m, 'g', 'n', 'm', 'e', 's', 'h', 'l', 't')
-          if c[1] and math.abs(tonumber(c[8]) - ts) <= window then
-            local cc = containment(sketch, shingles, c[1], tonumber(c[2]))
-            -- The shorter text's lead numbers must be in the longer one (a trimmed copy keeps its lead).
-            local nmiss
-            if shingles <= tonumber(c[2]) then nmiss = misses(lead, c[3]) else nmiss = misses(c[4], mask) end
-            -- Templated briefs share wording but not figures: the less text two copies share,
-            -- the fewer lead numbers may be missing (none below 600 per mille).
-            local allowed = 0
-            if cc >= 800 then allowed = maxMiss elseif cc >= 600 then allowed = math.min(1, maxMiss) end
-            if cc >= minC and nmiss <= allowed then
-              local r = root(c[5])
-              if (rootC[r] or -1) < cc then rootC[r] = cc end
-              if cc > bestC or (cc == bestC and r < bestRoot) then
-                bestC, bestRoot = cc, r
-                bestD = popcount(bit.bxor(tonumber(c[6]), hi)) + popcount(bit.bxor(tonumber(c[7]), lo))
+      for slice = d0, d1 do
+        local members = redis.call('ZRANGEBYSCORE', bandKey(b, slice, v), v, v)
+        for _, m in ipairs(members) do
+          if not seen[m] and m ~= ref then
+            seen[m] = true
+            local c = redis.call('HMGET', prefix .. 'fp:' .. m, 'g', 'n', 'm', 'e', 's', 'h', 'l', 't')
+            if c[1] and math.abs(tonumber(c[8]) - ts) <= window then
+              local cc = containment(sketch, shingles, c[1], tonumber(c[2]))
+              -- The shorter text's lead numbers must be in the longer one (a trimmed copy keeps its lead).
+              local nmiss
+              if shingles <= tonumber(c[2]) then nmiss = misses(lead, c[3]) else nmiss = misses(c[4], mask) end
+              -- Templated briefs share wording but not figures: the less text two copies share,
+              -- the fewer lead numbers may be missing (none below 600 per mille).
+              local allowed = 0
+              if cc >= 800 then allowed = maxMiss elseif cc >= 600 then allowed = math.min(1, maxMiss) end
+              if cc >= minC and nmiss <= allowed then
+                local r = root(c[5])
+                if (rootC[r] or -1) < cc then rootC[r] = cc end
+                if cc > bestC or (cc == bestC and r < bestRoot) then
+                  bestC, bestRoot = cc, r
+                  bestD = popcount(bit.bxor(tonumber(c[6]), hi)) + popcount(bit.bxor(tonumber(c[7]), lo))
+                end
               end
             end
           end
         end
-      end
       end
     end
     local story, d, c = ref, 0, 1000
@@ -165,10 +165,10 @@ for k = 0, n - 1 do
     redis.call('HSET', fpkey, 's', story, 't', ts, 'g', sketch, 'n', shingles, 'm', mask, 'e', lead,
       'h', hi, 'l', lo, 'd', d, 'c', c)
     redis.call('EXPIRE', fpkey, ttl)
-    local day = math.floor(ts / DAY)
+    local slice = math.floor(ts / SLICE)
     for b = 0, BANDS - 1 do
       local v = bandValue(sketch, b)
-      local bkey = bandKey(b, day, v)
+      local bkey = bandKey(b, slice, v)
       redis.call('ZADD', bkey, v, ref)
       redis.call('EXPIRE', bkey, ttl + math.ceil(window / 1000))
     end
