@@ -6,7 +6,7 @@
  *                         m number mask (8 bytes), e lead-number bits, h/l simhash halves,
  *                         d simhash distance and c containment (‰) to the copy it matched
  *   P l<b>:<slice>:<bucket> sorted set of refs scored by their sketch value b (an LSH band), one
- *                         per band, window-long time slice of the item's time and 16,384th of the
+ *                         per band, time slice (twice the window) of the item's time and 16,384th of the
  *                         value space; whole slices expire by TTL
  *   P alias:<story>       the story it was merged into
  *   P chrome:<feed>       hash: chrome key of a short line → items of the feed that carried it
@@ -82,8 +82,8 @@ local function root(s)
   return s
 end
 
--- Time slices as long as the window: a lookup reads at most three.
-local SLICE = window
+-- Time slices twice as long as the window: a lookup (±window) reads at most two.
+local SLICE = 2 * window
 -- Band b of a sketch: its b-th 32-bit value.
 local function bandValue(sketch, b)
   local b1, b2, b3, b4 = string.byte(sketch, b * BAND_BYTES + 1, b * BAND_BYTES + 4)
@@ -170,7 +170,7 @@ for k = 0, n - 1 do
       local v = bandValue(sketch, b)
       local bkey = bandKey(b, slice, v)
       redis.call('ZADD', bkey, v, ref)
-      redis.call('EXPIRE', bkey, ttl + math.ceil(window / 1000))
+      redis.call('EXPIRE', bkey, ttl + math.ceil(SLICE / 1000))
     end
     -- Count the item's short lines for its source, once per item: recurring ones are chrome.
     if chrome ~= '' then

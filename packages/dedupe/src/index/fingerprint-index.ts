@@ -62,14 +62,14 @@ export class FingerprintIndex {
     private readonly redis: Redis,
     private readonly opts: IndexOptions,
   ) {
-    if (!(redis as unknown as Record<string, unknown>).nfAssign8) {
-      redis.defineCommand("nfAssign8", { numberOfKeys: 0, lua: ASSIGN_LUA });
+    if (!(redis as unknown as Record<string, unknown>).nfAssign9) {
+      redis.defineCommand("nfAssign9", { numberOfKeys: 0, lua: ASSIGN_LUA });
     }
-    this.assignFn = (redis as unknown as { nfAssign8: AssignFn }).nfAssign8.bind(redis);
-    if (!(redis as unknown as Record<string, unknown>).nfLoad6) {
-      redis.defineCommand("nfLoad6", { numberOfKeys: 0, lua: LOAD_LUA });
+    this.assignFn = (redis as unknown as { nfAssign9: AssignFn }).nfAssign9.bind(redis);
+    if (!(redis as unknown as Record<string, unknown>).nfLoad7) {
+      redis.defineCommand("nfLoad7", { numberOfKeys: 0, lua: LOAD_LUA });
     }
-    this.loadFn = (redis as unknown as { nfLoad6: LoadFn }).nfLoad6.bind(redis);
+    this.loadFn = (redis as unknown as { nfLoad7: LoadFn }).nfLoad7.bind(redis);
   }
 
   private get ttlSeconds(): number {

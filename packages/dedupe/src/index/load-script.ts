@@ -22,13 +22,13 @@ for k = 0, n - 1 do
     'm', ARGV[base + 7], 'e', ARGV[base + 8], 'h', ARGV[base + 3], 'l', ARGV[base + 4],
     'd', ARGV[base + 10], 'c', ARGV[base + 11])
   redis.call('EXPIRE', fpkey, ttl)
-  local slice = math.floor(ts / window)
+  local slice = math.floor(ts / (2 * window))
   for b = 0, BANDS - 1 do
     local b1, b2, b3, b4 = string.byte(sketch, b * BAND_BYTES + 1, b * BAND_BYTES + 4)
     local v = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
     local bkey = prefix .. 'l' .. b .. ':' .. slice .. ':' .. string.format('%04x', math.floor(v / 262144))
     redis.call('ZADD', bkey, v, ref)
-    redis.call('EXPIRE', bkey, ttl + math.ceil(window / 1000))
+    redis.call('EXPIRE', bkey, ttl + math.ceil(2 * window / 1000))
   end
 end
 return added

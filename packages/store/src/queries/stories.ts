@@ -145,18 +145,26 @@ async function saveInTx(client: PoolClient, rows: AssignedItem[], merges: readon
   // Lock the stories that existed in id order: concurrent batches touching the same story
   // serialize here, and the recomputation below then sees every committed member.
   const existingKeys = keys.filter((k) => !storyId.has(k));
+  const mergedAway: string[] = [];
   if (existingKeys.length) {
-    const storyRows = await client.query<{ id: string; key: string }>(
-      `SELECT id, key FROM stories WHERE key = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+    const storyRows = await client.query<{ id: string; key: string; merged_into_id: string | null }>(
+      `SELECT id, key, merged_into_id FROM stories WHERE key = ANY($1::text[]) ORDER BY id FOR UPDATE`,
       [existingKeys],
     );
-    for (const r of storyRows.rows) storyId.set(r.key, r.id);
+    for (const r of storyRows.rows) {
+      storyId.set(r.key, r.id);
+      if (r.merged_into_id) mergedAway.push(r.id);
+    }
   }
 
   // Merges: the losing story's copies move to the survivor and the loser points at it.
-  // Stories a concurrent batch merged away are followed to their survivor as well.
+  // Stories a concurrent batch merged away are followed to their survivor as well
+  // (stories created by this transaction cannot have been merged by another).
   const storiesMerged = await applyMerges(client, merges, storyId, itemId, keyOf);
-  const survivor = await resolveSurvivors(client, [...storyId.values()]);
+  const survivor =
+    mergedAway.length || storiesMerged || merges.length
+      ? await resolveSurvivors(client, [...storyId.values()])
+      : new Map<string, string>();
   const finalId = (k: string) => survivor.get(storyId.get(k)!) ?? storyId.get(k)!;
 
   const members = await client.query(
