@@ -206,3 +206,18 @@ describe("story merges", () => {
     expect(rows).toEqual([{ key: "NA", copies: 3 }, { key: "NB", copies: 0 }]);
   });
 });
+
+describe("an item delivered again under another story key", () => {
+  it("stays in its first story and leaves the other story without counts", async () => {
+    const f = (await addFeed(t.db, { url: "https://r1.example/rss" })).feed.id;
+    await saveAssignments(t.db, [
+      item({ feedId: f, identityKey: "ra", storyKey: "RA" }),
+      item({ feedId: f, identityKey: "rb", storyKey: "RA" }),
+    ]);
+    // The index forgot rb (it expired) and made it found a story of its own.
+    await saveAssignments(t.db, [item({ feedId: f, identityKey: "rb", storyKey: "RB" })]);
+    const { rows } = await t.pool.query(`SELECT key, copies FROM stories WHERE key IN ('RA', 'RB') ORDER BY key`);
+    expect(rows).toEqual([{ key: "RA", copies: 2 }, { key: "RB", copies: 0 }]);
+    expect((await listStories(t.db, { limit: 100 })).some((s) => s.copies === 0)).toBe(false);
+  });
+});

@@ -216,6 +216,14 @@ async function saveInTx(client: PoolClient, rows: AssignedItem[], merges: readon
             IS DISTINCT FROM (n.copies, n.outlets, n.first_seen, n.last_seen, n.item_id, n.title, n.url)`,
     [[...touched]],
   );
+  // A story left without members (its only copy already belonged to another story, as when
+  // an item older than the index is delivered again) keeps no counts.
+  await client.query(
+    `UPDATE stories s SET copies = 0, outlets = 0, updated_at = now()
+      WHERE s.id = ANY($1::bigint[]) AND s.copies <> 0
+        AND NOT EXISTS (SELECT 1 FROM story_items si WHERE si.story_id = s.id)`,
+    [[...touched]],
+  );
   return {
     itemsInserted,
     itemsUpdated,
@@ -347,7 +355,7 @@ export async function listStories(db: Db, params: { since?: Date; limit?: number
   }>(
     `SELECT s.id, s.title, s.url, s.copies, s.outlets, c.published_at, s.first_seen_at, s.last_seen_at
        FROM stories s LEFT JOIN items c ON c.id = s.canonical_item_id
-      WHERE s.last_seen_at >= $1 AND s.merged_into_id IS NULL
+      WHERE s.last_seen_at >= $1 AND s.merged_into_id IS NULL AND s.copies > 0
       ORDER BY s.outlets DESC, s.copies DESC, s.first_seen_at DESC, s.id
       LIMIT $2`,
     [params.since ?? new Date(0), params.limit ?? 20],
