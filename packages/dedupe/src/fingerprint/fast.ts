@@ -30,7 +30,10 @@ for (let c = 0; c < 65536; c++) {
 const isAlnum = (c: number): boolean => ALNUM[c] === 1;
 
 let tokenHashes = new Uint32Array(4096);
-let tokenIsNumber = new Uint8Array(4096);
+/** Per token: NUMBER when it has a digit, PARAGRAPH when it opens a paragraph (line). */
+let tokenFlags = new Uint8Array(4096);
+const NUMBER = 1;
+const PARAGRAPH = 2;
 
 /**
  * Hashes the word tokens of `text` into module buffers; returns how many.
@@ -42,6 +45,8 @@ export function hashTokens(text: string): number {
   let h = FNV_OFFSET;
   let inTok = false;
   let hasDigit = false;
+  let paraStart = true; // the next token opens a paragraph
+  let tokOpensPara = false;
   const len = text.length;
   for (let i = 0; i < len; i++) {
     let c = text.charCodeAt(i);
@@ -49,6 +54,10 @@ export function hashTokens(text: string): number {
       c = LOWER[c]!;
       if (c >= 48 && c <= 57) hasDigit = true;
       h = Math.imul(h ^ c, FNV_PRIME);
+      if (!inTok) {
+        tokOpensPara = paraStart;
+        paraStart = false;
+      }
       inTok = true;
       continue;
     }
@@ -62,17 +71,18 @@ export function hashTokens(text: string): number {
     if (inTok) {
       if (n === tokenHashes.length) grow();
       tokenHashes[n] = fmix32(h);
-      tokenIsNumber[n] = hasDigit ? 1 : 0;
+      tokenFlags[n] = (hasDigit ? NUMBER : 0) | (tokOpensPara ? PARAGRAPH : 0);
       n++;
       h = FNV_OFFSET;
       inTok = false;
       hasDigit = false;
     }
+    if (c === 10) paraStart = true;
   }
   if (inTok) {
     if (n === tokenHashes.length) grow();
     tokenHashes[n] = fmix32(h);
-    tokenIsNumber[n] = hasDigit ? 1 : 0;
+    tokenFlags[n] = (hasDigit ? NUMBER : 0) | (tokOpensPara ? PARAGRAPH : 0);
     n++;
   }
   return n;
@@ -82,21 +92,21 @@ function grow(): void {
   const h = new Uint32Array(tokenHashes.length * 2);
   h.set(tokenHashes);
   tokenHashes = h;
-  const f = new Uint8Array(tokenIsNumber.length * 2);
-  f.set(tokenIsNumber);
-  tokenIsNumber = f;
+  const f = new Uint8Array(tokenFlags.length * 2);
+  f.set(tokenFlags);
+  tokenFlags = f;
 }
 
 /** A copy of the first `count` token hashes and number flags (packed: flag in bit 0 of a parallel array). */
 export function fastTokenCopy(count: number): { hashes: Uint32Array; numbers: Uint8Array; length: number } {
-  return { hashes: tokenHashes.slice(0, count), numbers: tokenIsNumber.slice(0, count), length: count };
+  return { hashes: tokenHashes.slice(0, count), numbers: tokenFlags.slice(0, count), length: count };
 }
 
 /** Puts tokens saved by fastTokenCopy back into the module buffers. */
 export function restoreTokens(saved: { hashes: Uint32Array; numbers: Uint8Array; length: number }): void {
   while (tokenHashes.length < saved.length) grow();
   tokenHashes.set(saved.hashes);
-  tokenIsNumber.set(saved.numbers);
+  tokenFlags.set(saved.numbers);
 }
 
 export interface FastFingerprint {
@@ -117,43 +127,53 @@ export function fingerprintHashed(
   prefix?: { hashes: Uint32Array; numbers: Uint8Array; length: number },
 ): FastFingerprint {
   let th = tokenHashes.subarray(0, count);
-  let isNum = tokenIsNumber.subarray(0, count);
+  let flags = tokenFlags.subarray(0, count);
   if (prefix && prefix.length) {
     const joined = new Uint32Array(prefix.length + count);
     joined.set(prefix.hashes);
     joined.set(th, prefix.length);
     th = joined;
-    const nums = new Uint8Array(prefix.length + count);
-    nums.set(prefix.numbers);
-    nums.set(isNum, prefix.length);
-    isNum = nums;
+    const joinedFlags = new Uint8Array(prefix.length + count);
+    joinedFlags.set(prefix.numbers);
+    joinedFlags.set(flags, prefix.length);
+    joinedFlags[0]! |= PARAGRAPH;
+    if (count > 0) joinedFlags[prefix.length]! |= PARAGRAPH; // the title is a paragraph of its own
+    flags = joinedFlags;
   }
   const total = th.length;
   // Numbers: a 64-bit mask of all number tokens; bit positions of those in the lead.
   const mask = Buffer.alloc(8);
   const lead: number[] = [];
   for (let i = 0; i < total; i++) {
-    if (!isNum[i]) continue;
+    if (!(flags[i]! & NUMBER)) continue;
     const b = th[i]! & 63;
     mask[b >> 3]! |= 1 << (b & 7);
     if (i < LEAD_WORDS && lead.length < 16 && !lead.includes(b)) lead.push(b);
   }
-  const width = Math.min(shingleSize, total);
-  const features = total === 0 ? 0 : total - width + 1;
-  // One-permutation MinHash: the shingle's low 5 bits pick one of 32 bins, each keeps
-  // its smallest value; empty bins borrow from the next full one (densification).
+  // Shingles stay inside a paragraph (a line): a page's furniture line cannot spoil the
+  // shingles of the text next to it. A paragraph shorter than the shingle size is one shingle.
+  // One-permutation MinHash: the shingle's low 5 bits pick one of 32 bins, each keeps its
+  // smallest value; empty bins borrow from the next full one (densification).
   const mins = new Uint32Array(SKETCH_SIZE).fill(0xffffffff);
   planesA.fill(0);
   planesB.fill(0);
-  for (let i = 0; i < features; i++) {
-    let h = 0x2545f491;
-    for (let k = 0; k < width; k++) h = Math.imul(h ^ th[i + k]!, FNV_PRIME) + k;
-    const s = fmix32(h);
-    addVote(planesA, s);
-    addVote(planesB, fmix32(s ^ 0x5bd1e995));
-    const bin = s & (SKETCH_SIZE - 1);
-    const v = s >>> 5;
-    if (v < mins[bin]!) mins[bin] = v;
+  let features = 0;
+  let start = 0;
+  for (let end = 1; end <= total; end++) {
+    if (end < total && !(flags[end]! & PARAGRAPH)) continue;
+    const width = Math.min(shingleSize, end - start);
+    for (let i = start; i + width <= end; i++) {
+      let h = 0x2545f491;
+      for (let k = 0; k < width; k++) h = Math.imul(h ^ th[i + k]!, FNV_PRIME) + k;
+      const s = fmix32(h);
+      addVote(planesA, s);
+      addVote(planesB, fmix32(s ^ 0x5bd1e995));
+      const bin = s & (SKETCH_SIZE - 1);
+      const v = s >>> 5;
+      if (v < mins[bin]!) mins[bin] = v;
+      features++;
+    }
+    start = end;
   }
   if (features > 0) {
     for (let k = 0; k < SKETCH_SIZE; k++) {
