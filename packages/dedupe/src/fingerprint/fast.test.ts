@@ -35,3 +35,16 @@ describe("fingerprintHashed", () => {
     expect(f.shingles).toBe(2);
   });
 });
+
+describe("numbers glued to their units", () => {
+  it.each([
+    ["net income was 4.3bn rupees", "net income was 4.3 bn rupees"],
+    ["against $98m a year earlier", "against $98 m a year earlier"],
+  ])("%s reads as %s", (a, b) => {
+    expect(fp(a)).toEqual(fp(b));
+  });
+  it("keeps the figure a number", () => {
+    const f = fp("profit 4.3bn rupees");
+    expect(f.numbers.lead).toHaveLength(1);
+  });
+});

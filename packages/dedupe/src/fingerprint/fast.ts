@@ -45,6 +45,7 @@ export function hashTokens(text: string): number {
   let h = FNV_OFFSET;
   let inTok = false;
   let hasDigit = false;
+  let hasLetter = false;
   let paraStart = true; // the next token opens a paragraph
   let tokOpensPara = false;
   const len = text.length;
@@ -52,7 +53,20 @@ export function hashTokens(text: string): number {
     let c = text.charCodeAt(i);
     if (ALNUM[c] === 1) {
       c = LOWER[c]!;
-      if (c >= 48 && c <= 57) hasDigit = true;
+      const digit = c >= 48 && c <= 57;
+      if (inTok && !digit && hasDigit && !hasLetter) {
+        // A number glued to its unit ("4.3bn", "98m", "22.9p") is two tokens: the figure
+        // then matches "4.3 billion" and "98 million".
+        if (n === tokenHashes.length) grow();
+        tokenHashes[n] = fmix32(h);
+        tokenFlags[n] = NUMBER | (tokOpensPara ? PARAGRAPH : 0);
+        n++;
+        h = FNV_OFFSET;
+        hasDigit = false;
+        tokOpensPara = false;
+      }
+      if (digit) hasDigit = true;
+      else hasLetter = true;
       h = Math.imul(h ^ c, FNV_PRIME);
       if (!inTok) {
         tokOpensPara = paraStart;
@@ -76,6 +90,7 @@ export function hashTokens(text: string): number {
       h = FNV_OFFSET;
       inTok = false;
       hasDigit = false;
+      hasLetter = false;
     }
     if (c === 10) paraStart = true;
   }

@@ -169,12 +169,19 @@ export function cleanText(input: string): string {
   return cleanParagraphs(input).join("\n");
 }
 
-/** Lower-cased word tokens (letters and digits); thousands separators dropped from numbers. */
+/**
+ * Lower-cased word tokens (letters and digits); thousands separators dropped from
+ * numbers, and a number glued to its unit split from it.
+ */
 export function words(text: string): string[] {
-  const tokens = text.toLowerCase().match(/[\p{L}\p{N}]+(?:['.,][\p{L}\p{N}]+)*/gu) ?? [];
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i]!;
-    if (t.includes(",") && /^\d{1,3}(,\d{3})+(\.\d+)?$/.test(t)) tokens[i] = t.replace(/,/g, "");
+  const raw = text.toLowerCase().match(/[\p{L}\p{N}]+(?:['.,][\p{L}\p{N}]+)*/gu) ?? [];
+  const tokens: string[] = [];
+  for (let t of raw) {
+    if (t.includes(",") && /^\d{1,3}(,\d{3})+(\.\d+)?$/.test(t)) t = t.replace(/,/g, "");
+    // A number glued to its unit ("4.3bn", "98m") is two tokens.
+    const unit = /^(\d[\d.,']*)(\p{L}.*)$/u.exec(t);
+    if (unit) tokens.push(unit[1]!, unit[2]!);
+    else tokens.push(t);
   }
   return tokens;
 }
