@@ -21,8 +21,7 @@
  * band. It is verified when the estimated containment of the smaller shingle set in
  * the larger reaches minContainment and the numbers in the lead of the shorter text are
  * found among the longer one's numbers, with at most maxNumberMismatches misses (fewer the
- * less text they share); a pair sharing only 200‰ still verifies when the shorter text's
- * lead has two or more figures and all of them are found. The item joins the story of its best verified candidate
+ * less text they share). The item joins the story of its best verified candidate
  * (highest containment), or founds a story of its own. Every other story with a copy
  * the item contains at least mergeContainment merges with it, into the one with the
  * smallest key (an alias records it). An item already in the index keeps its assignment.
@@ -135,12 +134,7 @@ for k = 0, n - 1 do
               -- the fewer lead numbers may be missing (none below 600 per mille).
               local allowed = 0
               if cc >= 800 then allowed = maxMiss elseif cc >= 600 then allowed = math.min(1, maxMiss) end
-              -- Below the threshold (down to 200 per mille), a copy whose lead figures, two or
-            -- more, all recur in the other still counts: shared figures are strong evidence.
-            local shortLead = lead
-            if shingles > tonumber(c[2]) then shortLead = c[4] end
-            local figures = #shortLead >= 2 and nmiss == 0 and cc >= 200
-            if (cc >= minC or figures) and nmiss <= allowed then
+              if cc >= minC and nmiss <= allowed then
                 local r = root(c[5])
                 if (rootC[r] or -1) < cc then rootC[r] = cc end
                 if cc > bestC or (cc == bestC and r < bestRoot) then

@@ -62,10 +62,10 @@ export class FingerprintIndex {
     private readonly redis: Redis,
     private readonly opts: IndexOptions,
   ) {
-    if (!(redis as unknown as Record<string, unknown>).nfAssign10) {
-      redis.defineCommand("nfAssign10", { numberOfKeys: 0, lua: ASSIGN_LUA });
+    if (!(redis as unknown as Record<string, unknown>).nfAssign11) {
+      redis.defineCommand("nfAssign11", { numberOfKeys: 0, lua: ASSIGN_LUA });
     }
-    this.assignFn = (redis as unknown as { nfAssign10: AssignFn }).nfAssign10.bind(redis);
+    this.assignFn = (redis as unknown as { nfAssign11: AssignFn }).nfAssign11.bind(redis);
     if (!(redis as unknown as Record<string, unknown>).nfLoad7) {
       redis.defineCommand("nfLoad7", { numberOfKeys: 0, lua: LOAD_LUA });
     }
