@@ -1,6 +1,6 @@
 export { cleanText, cleanParagraphs, htmlToText, normalizeUnicode, stripDateline, words } from "./text/clean.ts";
 export {
-  shingles, simhash, simhashTokens, hamming, toSigned64, fromSigned64, bands16, type Fingerprint,
+  shingles, simhash, simhashTokens, hamming, toSigned64, fromSigned64, type Fingerprint,
 } from "./fingerprint/simhash.ts";
 export {
   minhash, containment, numberSignature, numberMismatches, shingleHashes, SKETCH_SIZE, BANDS, LEAD_WORDS,

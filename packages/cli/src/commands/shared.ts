@@ -1,5 +1,4 @@
 import { UsageError } from "../cli.ts";
-import { createLogger } from "../logger.ts";
 import { loadConfig, type Config } from "../config.ts";
 import { createDb, type DbHandle } from "@newsfeed/store";
 
@@ -34,5 +33,3 @@ export async function withDb<T>(fn: (db: DbHandle, config: Config) => Promise<T>
     await db.close();
   }
 }
-
-export const quietLogger = () => createLogger(process.env.LOG_LEVEL ?? "warn");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { words } from "../text/clean.ts";
-import { bands16, fromSigned64, hamming, shingles, simhash, simhashTokens, toSigned64, type Fingerprint } from "./simhash.ts";
+import { fromSigned64, hamming, shingles, simhash, simhashTokens, toSigned64, type Fingerprint } from "./simhash.ts";
 
 const BASE =
   "The central bank left its benchmark interest rate unchanged on Thursday, saying inflation had eased " +
@@ -97,9 +97,6 @@ describe("fingerprint encoding", () => {
     const s = toSigned64(f);
     expect(s >= -(2n ** 63n) && s < 2n ** 63n).toBe(true);
     expect(fromSigned64(s)).toEqual(f);
-  });
-  it("splits into four 16-bit bands, high first", () => {
-    expect(bands16({ hi: 0x12345678, lo: 0x9abcdef0 })).toEqual([0x1234, 0x5678, 0x9abc, 0xdef0]);
   });
   it.each([
     { a: { hi: 0, lo: 0 }, b: { hi: 0, lo: 0 }, d: 0 },

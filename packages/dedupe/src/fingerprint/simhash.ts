@@ -85,8 +85,3 @@ export function fromSigned64(x: bigint): Fingerprint {
   const u = BigInt.asUintN(64, x);
   return { hi: Number(u >> 32n), lo: Number(u & 0xffffffffn) };
 }
-
-/** Four 16-bit bands, high to low: any two fingerprints within distance 3 share one. */
-export function bands16(fp: Fingerprint): [number, number, number, number] {
-  return [fp.hi >>> 16, fp.hi & 0xffff, fp.lo >>> 16, fp.lo & 0xffff];
-}
