@@ -1,9 +1,9 @@
 export { cleanText, cleanParagraphs, htmlToText, normalizeUnicode, stripDateline, words } from "./text/clean.ts";
 export {
-  shingles, simhash, simhashTokens, hamming, toSigned64, fromSigned64, type Fingerprint,
+  shingles, simhash, hamming, toSigned64, fromSigned64, type Fingerprint,
 } from "./fingerprint/simhash.ts";
 export {
-  minhash, containment, numberSignature, numberMismatches, shingleHashes, SKETCH_SIZE, BANDS, LEAD_WORDS,
+  containment, numberMismatches, SKETCH_SIZE, LEAD_WORDS,
   type NumberSignature,
 } from "./fingerprint/sketch.ts";
 export { chromeKey, chromeKeys, CHROME_MAX_WORDS } from "./text/chrome.ts";

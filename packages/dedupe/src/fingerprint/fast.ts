@@ -1,10 +1,11 @@
 /**
  * The fingerprinting hot path, fused: one pass over the cleaned text hashes its
- * word tokens (lower-cased, thousands separators dropped) without building
- * strings; shingle hashes are mixed from token hashes; the simhash, the MinHash
- * sketch and the number signature are all computed from those hashes. Equivalent
- * in meaning to words() → shingleHashes() → simhash/minhash/numberSignature, and
- * the one the pipeline runs.
+ * word tokens (lower-cased, thousands separators dropped, a number split from a
+ * glued unit) without building strings; shingle hashes are mixed from token
+ * hashes, within each paragraph; the 64-bit simhash, the one-permutation MinHash
+ * sketch and the number signature are all computed from those hashes. Token
+ * boundaries follow words() in clean.ts (tested); simhash.ts keeps the reference
+ * simhash over shingle strings.
  */
 import { addVote, fmix32, majority } from "./hash.ts";
 import type { Fingerprint } from "./simhash.ts";
@@ -112,16 +113,22 @@ function grow(): void {
   tokenFlags = f;
 }
 
-/** A copy of the first `count` token hashes and number flags (packed: flag in bit 0 of a parallel array). */
-export function fastTokenCopy(count: number): { hashes: Uint32Array; numbers: Uint8Array; length: number } {
-  return { hashes: tokenHashes.slice(0, count), numbers: tokenFlags.slice(0, count), length: count };
+/** A copy of the first `count` token hashes and flags, to hash another text meanwhile. */
+export interface SavedTokens {
+  hashes: Uint32Array;
+  flags: Uint8Array;
+  length: number;
+}
+
+export function fastTokenCopy(count: number): SavedTokens {
+  return { hashes: tokenHashes.slice(0, count), flags: tokenFlags.slice(0, count), length: count };
 }
 
 /** Puts tokens saved by fastTokenCopy back into the module buffers. */
-export function restoreTokens(saved: { hashes: Uint32Array; numbers: Uint8Array; length: number }): void {
+export function restoreTokens(saved: SavedTokens): void {
   while (tokenHashes.length < saved.length) grow();
   tokenHashes.set(saved.hashes);
-  tokenFlags.set(saved.numbers);
+  tokenFlags.set(saved.flags);
 }
 
 export interface FastFingerprint {
@@ -139,7 +146,7 @@ const planesB = new Uint32Array(32);
 export function fingerprintHashed(
   count: number,
   shingleSize: number,
-  prefix?: { hashes: Uint32Array; numbers: Uint8Array; length: number },
+  prefix?: SavedTokens,
 ): FastFingerprint {
   let th = tokenHashes.subarray(0, count);
   let flags = tokenFlags.subarray(0, count);
@@ -149,7 +156,7 @@ export function fingerprintHashed(
     joined.set(th, prefix.length);
     th = joined;
     const joinedFlags = new Uint8Array(prefix.length + count);
-    joinedFlags.set(prefix.numbers);
+    joinedFlags.set(prefix.flags);
     joinedFlags.set(flags, prefix.length);
     joinedFlags[0]! |= PARAGRAPH;
     if (count > 0) joinedFlags[prefix.length]! |= PARAGRAPH; // the title is a paragraph of its own

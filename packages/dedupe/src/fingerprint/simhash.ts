@@ -1,9 +1,10 @@
 /**
- * 64-bit simhash over word shingles. A fingerprint is two unsigned 32-bit
- * halves; `toSigned64` gives the Postgres bigint. Pure, no I/O.
+ * 64-bit simhash: the reference form over shingle strings (the pipeline computes
+ * it from token hashes in fast.ts), Hamming distance, and the Postgres bigint
+ * encoding. A fingerprint is two unsigned 32-bit halves. Pure, no I/O.
  */
 
-import { addVote, fmix32, hashString, majority } from "./hash.ts";
+import { addVote, hashString, majority } from "./hash.ts";
 
 export interface Fingerprint {
   hi: number;
@@ -33,36 +34,6 @@ export function simhash(features: readonly string[]): Fingerprint {
 
 const planesA = new Uint32Array(32);
 const planesB = new Uint32Array(32);
-
-/**
- * Simhash over the word n-grams of `tokens`, each token hashed once and each
- * shingle's two 32-bit halves mixed from its tokens' hashes: no shingle strings
- * are built. A bit is set when more than half of the shingles set it. (The
- * pipeline computes the same from token hashes in fast.ts.)
- */
-export function simhashTokens(tokens: readonly string[], n: number): Fingerprint {
-  if (n < 1) throw new RangeError(`shingle size must be ≥ 1, got ${n}`);
-  const count = tokens.length;
-  if (count === 0) return { hi: 0, lo: 0 };
-  const th = new Uint32Array(count);
-  for (let i = 0; i < count; i++) th[i] = hashString(tokens[i]!);
-  const width = Math.min(n, count);
-  const features = count - width + 1;
-  planesA.fill(0);
-  planesB.fill(0);
-  for (let i = 0; i < features; i++) {
-    let a = 0x9e3779b9;
-    let b = 0x7f4a7c15;
-    for (let k = 0; k < width; k++) {
-      const t = th[i + k]!;
-      a = Math.imul(a ^ t, 0x01000193) + k;
-      b = Math.imul((b ^ t) + 0x632be5ab, 0x85ebca6b) ^ (b >>> 15);
-    }
-    addVote(planesA, fmix32(a));
-    addVote(planesB, fmix32(b));
-  }
-  return { hi: majority(planesA, features), lo: majority(planesB, features) };
-}
 
 function popcount32(x: number): number {
   x -= (x >>> 1) & 0x55555555;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { words } from "../text/clean.ts";
-import { containment, minhash, numberMismatches, numberSignature, shingleHashes, SKETCH_SIZE } from "./sketch.ts";
+import { fingerprintHashed, hashTokens } from "./fast.ts";
+import { containment, numberMismatches, SKETCH_SIZE } from "./sketch.ts";
 
 // Seeded pseudo-random text: repeatable.
 let seed = 7;
@@ -8,21 +8,11 @@ const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 3
 const vocab = Array.from({ length: 3000 }, (_, i) => `w${i.toString(36)}`);
 const text = (n: number) => Array.from({ length: n }, () => vocab[Math.floor(rand() * vocab.length)]).join(" ");
 
+// The pipeline's own sketch (fast.ts), as the worker computes it.
 const sk = (t: string) => {
-  const h = shingleHashes(words(t), 5);
-  return { s: minhash(h), n: h.length };
+  const f = fingerprintHashed(hashTokens(t), 5);
+  return { s: f.sketch, n: f.shingles };
 };
-
-describe("shingleHashes", () => {
-  it.each([
-    { tokens: [], want: 0 },
-    { tokens: ["a", "b"], want: 1 },
-    { tokens: ["a", "b", "c", "d", "e", "f"], want: 2 },
-    { tokens: ["a", "b", "c", "d", "e", "a", "b", "c", "d", "e"], want: 5 }, // repeats counted once
-  ])("$tokens.length tokens → $want distinct shingles", ({ tokens, want }) => {
-    expect(shingleHashes(tokens, 5)).toHaveLength(want);
-  });
-});
 
 describe("containment estimate", () => {
   const base = text(400);
@@ -49,7 +39,7 @@ describe("containment estimate", () => {
 });
 
 describe("numberMismatches (lead numbers of the shorter text missing from the longer)", () => {
-  const sig = (t: string) => numberSignature(words(t));
+  const sig = (t: string) => fingerprintHashed(hashTokens(t), 5).numbers;
   it.each([
     { a: "Shr 10 cts vs 12 cts, net 5 mln", b: "Shr 10 cts vs 12 cts, net 5 mln", want: 0 },
     { a: "Shr 10 cts vs 12 cts, net 5 mln", b: "Shr 22 cts vs 25 cts, net 17 mln", want: 3 },

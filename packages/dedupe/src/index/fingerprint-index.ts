@@ -62,14 +62,14 @@ export class FingerprintIndex {
     private readonly redis: Redis,
     private readonly opts: IndexOptions,
   ) {
-    if (!(redis as unknown as Record<string, unknown>).nfAssign11) {
-      redis.defineCommand("nfAssign11", { numberOfKeys: 0, lua: ASSIGN_LUA });
+    if (!(redis as unknown as Record<string, unknown>).nfAssign) {
+      redis.defineCommand("nfAssign", { numberOfKeys: 0, lua: ASSIGN_LUA });
     }
-    this.assignFn = (redis as unknown as { nfAssign11: AssignFn }).nfAssign11.bind(redis);
-    if (!(redis as unknown as Record<string, unknown>).nfLoad7) {
-      redis.defineCommand("nfLoad7", { numberOfKeys: 0, lua: LOAD_LUA });
+    this.assignFn = (redis as unknown as { nfAssign: AssignFn }).nfAssign.bind(redis);
+    if (!(redis as unknown as Record<string, unknown>).nfLoad) {
+      redis.defineCommand("nfLoad", { numberOfKeys: 0, lua: LOAD_LUA });
     }
-    this.loadFn = (redis as unknown as { nfLoad7: LoadFn }).nfLoad7.bind(redis);
+    this.loadFn = (redis as unknown as { nfLoad: LoadFn }).nfLoad.bind(redis);
   }
 
   private get ttlSeconds(): number {

@@ -5,7 +5,7 @@
  * story text. Here: the pure part, which lines are candidates and their keys;
  * the counts live in the Redis index. Pure, no I/O.
  */
-import { createHash } from "node:crypto";
+import { fmix32 } from "../fingerprint/hash.ts";
 
 /** Lines longer than this are never treated as chrome. */
 export const CHROME_MAX_WORDS = 15;
@@ -15,10 +15,28 @@ export const CHROME_MAX_WORDS = 15;
  * chrome. Case-folded, digits folded (counters and dates vary), whitespace folded.
  */
 export function chromeKey(paragraph: string): string | null {
+  // One pass: count words, and hash the line lower-cased with each run of digits as "0",
+  // twice with different seeds (64 bits: ample for one feed's short lines).
   let words = 1;
-  for (let i = 0; i < paragraph.length; i++) if (paragraph.charCodeAt(i) === 32 && ++words > CHROME_MAX_WORDS) return null;
-  const norm = paragraph.toLowerCase().replace(/\d+/g, "0");
-  return createHash("sha1").update(norm).digest("base64url").slice(0, 10);
+  let a = 0x811c9dc5 ^ 0x243f6a88;
+  let b = 0x811c9dc5 ^ 0x85a308d3;
+  let inDigits = false;
+  for (let i = 0; i < paragraph.length; i++) {
+    let c = paragraph.charCodeAt(i);
+    if (c === 32 && ++words > CHROME_MAX_WORDS) return null;
+    if (c >= 48 && c <= 57) {
+      if (inDigits) continue;
+      inDigits = true;
+      c = 48;
+    } else {
+      inDigits = false;
+      if (c >= 65 && c <= 90) c += 32;
+      else if (c > 127) c = paragraph[i]!.toLowerCase().charCodeAt(0);
+    }
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193);
+  }
+  return fmix32(a).toString(36) + fmix32(b ^ 0x5bd1e995).toString(36);
 }
 
 /** Distinct chrome keys of a document's paragraphs. */
