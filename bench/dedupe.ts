@@ -265,10 +265,12 @@ async function indexAtScale(): Promise<void> {
         for (let j = 0; j < 32; j++) sketch.writeUInt32BE(rand(), j * 4);
         const mask = Buffer.alloc(8);
         mask.writeUInt32BE(rand(), 0);
+        const lead = Buffer.alloc(8);
+        lead.writeUInt32BE((mask.readUInt32BE(0) & rand() & rand() & rand()) >>> 0, 0);
         return {
           ref: `s${(i + k).toString(36)}`, ts: t0 + (rand() % (windowMs / 1000)) * 1000,
           fp: { hi: rand(), lo: rand() }, sketch, shingles: 100 + (rand() % 500),
-          numbers: { mask, lead: Buffer.from([rand() & 63, rand() & 63]) },
+          numbers: { mask, lead },
           storyKey: `s${(i + k).toString(36)}`, distance: 0, similarity: 1,
         };
       });
@@ -283,7 +285,7 @@ async function indexAtScale(): Promise<void> {
       const per: number[] = [];
       for (let i = 0; i < prepared.length; i += batch) {
         const b = prepared.slice(i, i + batch).map((p) => ({
-          ref: `${p.ref}-${batch}`, ts: p.ts, fp: p.doc.fp, sketch: p.doc.sketch, shingles: p.doc.shingles, numbers: p.doc.numbers,
+          ref: `${batch}.${p.ref}`.slice(0, 16), ts: p.ts, fp: p.doc.fp, sketch: p.doc.sketch, shingles: p.doc.shingles, numbers: p.doc.numbers,
         }));
         const t = performance.now();
         await index.assign(b);

@@ -163,14 +163,18 @@ export function fingerprintHashed(
     flags = joinedFlags;
   }
   const total = th.length;
-  // Numbers: a 64-bit mask of all number tokens; bit positions of those in the lead.
+  // Numbers: a 64-bit mask of all number tokens, and one of the (at most 16) in the lead.
   const mask = Buffer.alloc(8);
-  const lead: number[] = [];
+  const lead = Buffer.alloc(8);
+  let leadCount = 0;
   for (let i = 0; i < total; i++) {
     if (!(flags[i]! & NUMBER)) continue;
     const b = th[i]! & 63;
     mask[b >> 3]! |= 1 << (b & 7);
-    if (i < LEAD_WORDS && lead.length < 16 && !lead.includes(b)) lead.push(b);
+    if (i < LEAD_WORDS && leadCount < 16 && !(lead[b >> 3]! & (1 << (b & 7)))) {
+      lead[b >> 3]! |= 1 << (b & 7);
+      leadCount++;
+    }
   }
   // Shingles stay inside a paragraph (a line): a page's furniture line cannot spoil the
   // shingles of the text next to it. A paragraph shorter than the shingle size is one shingle.
@@ -217,6 +221,6 @@ export function fingerprintHashed(
     sketch,
     // Shingle positions stand in for distinct shingles: repeated paragraphs are gone already.
     shingles: features,
-    numbers: { mask, lead: Buffer.from(lead) },
+    numbers: { mask, lead },
   };
 }

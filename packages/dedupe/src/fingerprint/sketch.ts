@@ -5,7 +5,7 @@
  * and the number signature are computed in fast.ts. Pure, no I/O.
  */
 
-/** MinHash values per sketch; each value is an LSH band of its own. */
+/** MinHash values per sketch (the index uses the first 20 as LSH bands, all 32 to verify). */
 export const SKETCH_SIZE = 32;
 
 /** Words at the start of the body whose numbers must be found in the other text. */
@@ -27,7 +27,7 @@ export function containment(a: Buffer, na: number, b: Buffer, nb: number): numbe
 export interface NumberSignature {
   /** 64-bit set of the document's number tokens (8 bytes). */
   mask: Buffer;
-  /** Bit positions (0–63) of the numbers among its first LEAD_WORDS words, at most 16. */
+  /** The same 64-bit set for the numbers among its first LEAD_WORDS words, at most 16 (8 bytes). */
   lead: Buffer;
 }
 
@@ -37,6 +37,8 @@ export interface NumberSignature {
  */
 export function numberMismatches(shorter: NumberSignature, longer: NumberSignature): number {
   let n = 0;
-  for (const p of shorter.lead) if (!(longer.mask[p >> 3]! & (1 << (p & 7)))) n++;
+  for (let i = 0; i < 8; i++) {
+    for (let missing = shorter.lead[i]! & ~longer.mask[i]!; missing; missing &= missing - 1) n++;
+  }
   return n;
 }

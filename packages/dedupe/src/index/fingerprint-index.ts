@@ -18,7 +18,7 @@ export interface IndexOptions {
 }
 
 export interface IndexEntry {
-  /** Stable id of the item (feed + identity). */
+  /** Stable id of the item (feed + identity): 1–16 ASCII characters (itemRef gives 16). */
   ref: string;
   /** Published (or first seen) time, ms since the epoch. */
   ts: number;
@@ -48,6 +48,12 @@ export interface LoadEntry extends IndexEntry {
   storyKey: string;
   distance: number;
   similarity: number;
+}
+
+/** Refs and story keys live in fixed 16-byte fields of the index's records. */
+function checkRef(ref: string): string {
+  if (!/^[\x21-\x7e]{1,16}$/.test(ref)) throw new RangeError(`index ref must be 1–16 printable ASCII characters: ${JSON.stringify(ref)}`);
+  return ref;
 }
 
 type LoadFn = (...args: (string | number | Buffer)[]) => Promise<number>;
@@ -82,7 +88,8 @@ export class FingerprintIndex {
     const args: (string | number | Buffer)[] = [this.opts.prefix, this.ttlSeconds, this.opts.windowMs];
     for (const e of entries) {
       args.push(
-        e.ref, e.ts, e.fp.hi, e.fp.lo, e.shingles, e.sketch, e.numbers.mask, e.numbers.lead, e.storyKey,
+        checkRef(e.ref), e.ts, e.fp.hi >>> 0, e.fp.lo >>> 0, e.shingles, e.sketch, e.numbers.mask, e.numbers.lead,
+        checkRef(e.storyKey),
         e.distance, Math.round(e.similarity * 1000),
       );
     }
@@ -117,7 +124,8 @@ export class FingerprintIndex {
     ];
     for (const e of entries) {
       args.push(
-        e.ref, e.ts, e.fp.hi, e.fp.lo, e.shingles, e.sketch, e.numbers.mask, e.numbers.lead, e.feedId ?? 0,
+        checkRef(e.ref), e.ts, e.fp.hi >>> 0, e.fp.lo >>> 0, e.shingles, e.sketch, e.numbers.mask, e.numbers.lead,
+        e.feedId ?? 0,
         (e.chrome ?? []).join(","),
       );
     }

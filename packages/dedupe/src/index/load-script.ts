@@ -1,34 +1,35 @@
+import { LAYOUT_LUA } from "./layout-lua.ts";
+
 /**
  * Puts fingerprints back into the index with the story they already belong to
- * (rebuilding the index from Postgres): no candidate search, no merges.
+ * (rebuilding the index from Postgres): no candidate search, no merges. An item
+ * already in the index has its record overwritten in place.
  *
- * ARGV: prefix, ttlSeconds, windowMs, then per item: ref, ts, hi, lo, shingles, sketch, mask, lead,
- *       story, distance, containment‰. Returns how many fingerprints were new to the index.
+ * ARGV: prefix, ttlSeconds, windowMs, then per item: ref, ts, hi, lo, shingles, sketch, number mask,
+ *       lead-number mask, story, distance, containment‰. Returns how many fingerprints were new.
  */
-export const LOAD_LUA = `
+export const LOAD_LUA = LAYOUT_LUA + `
 local prefix = ARGV[1]
 local ttl = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
-local BANDS, BAND_BYTES = 32, 4
+local SLICE = 2 * window
+local sliceTtl = ttl + math.ceil(SLICE / 1000)
 local FIELDS = 11
 local added = 0
 local n = (#ARGV - 3) / FIELDS
 for k = 0, n - 1 do
   local base = 3 + k * FIELDS
   local ref, ts, sketch = ARGV[base + 1], tonumber(ARGV[base + 2]), ARGV[base + 6]
-  local fpkey = prefix .. 'fp:' .. ref
-  added = added + 1 - redis.call('EXISTS', fpkey)
-  redis.call('HSET', fpkey, 's', ARGV[base + 9], 't', ts, 'g', sketch, 'n', ARGV[base + 5],
-    'm', ARGV[base + 7], 'e', ARGV[base + 8], 'h', ARGV[base + 3], 'l', ARGV[base + 4],
-    'd', ARGV[base + 10], 'c', ARGV[base + 11])
-  redis.call('EXPIRE', fpkey, ttl)
-  local slice = math.floor(ts / (2 * window))
-  for b = 0, BANDS - 1 do
-    local b1, b2, b3, b4 = string.byte(sketch, b * BAND_BYTES + 1, b * BAND_BYTES + 4)
-    local v = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
-    local bkey = prefix .. 'l' .. b .. ':' .. slice .. ':' .. string.format('%04x', math.floor(v / 262144))
-    redis.call('ZADD', bkey, v, ref)
-    redis.call('EXPIRE', bkey, ttl + math.ceil(2 * window / 1000))
+  local shingles, mask, lead = tonumber(ARGV[base + 5]), ARGV[base + 7], ARGV[base + 8]
+  local hi, lo = tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4])
+  local story, d, c = ARGV[base + 9], tonumber(ARGV[base + 10]), tonumber(ARGV[base + 11])
+  local slice = math.floor(ts / SLICE)
+  local id = findRef(prefix, slice, ref)
+  if id then
+    writeRecord(prefix, id, ttl, ref, story, ts, shingles, bins(sketch), mask, lead, hi, lo, d, c)
+  else
+    insert(prefix, ttl, slice, sliceTtl, ref, story, ts, shingles, sketch, mask, lead, hi, lo, d, c)
+    added = added + 1
   end
 end
 return added
