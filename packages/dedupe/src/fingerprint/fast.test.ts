@@ -49,3 +49,24 @@ describe("numbers glued to their units", () => {
     expect(numberMismatches(f.numbers, fp("profit 5.3bn rupees").numbers)).toBe(1);
   });
 });
+
+describe("unit spellings", () => {
+  it.each([
+    ["rose 5 mln dlrs", "rose 5 million dollars"],
+    ["up 3 bln", "up 3 billion"],
+    ["up 3 bln", "up 3 bn"],
+    ["fell 4 pct", "fell 4 per cent"],
+    ["fell 4 pct", "fell 4 percent"],
+    ["fell 4 pct", "fell 4 pc"],
+  ])("%s reads as %s", (a, b) => {
+    expect(fp(a)).toEqual(fp(b));
+  });
+  it.each([
+    ["per cent across a paragraph break", "fell 4 per\ncent of", "fell 4 pct of"],
+    ["per alone", "paid per hour", "paid pct hour"],
+    ["cent alone", "a one cent coin", "a one cts coin"],
+  ])("leaves %s alone", (_what, a, b) => {
+    expect(fp(a).sketch).not.toEqual(fp(b).sketch);
+  });
+});
+
