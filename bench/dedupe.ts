@@ -63,11 +63,25 @@ interface Doc {
 }
 const docs: Doc[] = readFileSync(a.input, "utf8")
   .split("\n")
-  .filter((l) => l.trim())
-  .map((l) => JSON.parse(l) as Doc)
+  .map((l, i) => ({ l, i }))
+  .filter(({ l }) => l.trim())
+  .map(({ l, i }) => {
+    try {
+      const d = JSON.parse(l) as Doc;
+      if (typeof d.id !== "string" || typeof d.text !== "string" || Number.isNaN(Date.parse(d.published))) throw new Error("needs id, text and published");
+      return d;
+    } catch (e) {
+      console.error(`bench:dedupe: ${a.input}:${i + 1}: not a benchmark doc (${(e as Error).message})`);
+      process.exit(2);
+    }
+  })
   .map((d, i) => ({ d, i }))
   .sort((x, y) => Date.parse(x.d.published) - Date.parse(y.d.published) || x.i - y.i)
   .map((x) => x.d);
+if (docs.length === 0) {
+  console.error(`bench:dedupe: ${a.input} holds no docs`);
+  process.exit(2);
+}
 const config = loadConfig(process.env);
 const settings = dedupeSettings(config);
 const windowMs = config.DEDUPE_WINDOW_HOURS * 3_600_000;
