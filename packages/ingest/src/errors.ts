@@ -1,12 +1,17 @@
 /** Classified ingest failures; `code` is stored on the feed and the fetch as the error class. */
 export type IngestErrorCode =
   | "timeout"
+  | "connect_timeout"
   | "network"
   | "http_status"
   | "too_large"
+  | "bad_encoding"
   | "gone"
   | "parse"
-  | "invalid_url";
+  | "invalid_url"
+  | "blocked_address"
+  | "redirect_loop"
+  | "too_many_redirects";
 
 export class IngestError extends Error {
   constructor(
