@@ -3,6 +3,10 @@
  * default, read once at the process edge through one zod schema.
  */
 import { z } from "zod";
+import { createAddressPolicy } from "@newsfeed/ingest";
+
+/** "a, b,,c" → ["a", "b", "c"]. */
+export const splitList = (v: string): string[] => v.split(",").map((p) => p.trim()).filter(Boolean);
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const bool = (def: boolean) =>
@@ -19,10 +23,37 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   INGEST_CONCURRENCY: int(16, 1),
   DEDUPE_CONCURRENCY: int(4, 1),
-  SCHEDULER_INTERVAL_MS: int(5_000, 100),
+  SCHEDULER_INTERVAL_MS: int(1_000, 100),
   FETCH_TIMEOUT_MS: int(30_000, 100),
   FETCH_MAX_BYTES: int(10 * 1024 * 1024, 1024),
   USER_AGENT: z.string().min(1).default("newsfeed/0.1 (news feed aggregator)"),
+  FETCH_CONNECT_TIMEOUT_MS: int(10_000, 100),
+  FETCH_MAX_REDIRECTS: int(5, 0),
+  /**
+   * Private, loopback and link-local addresses feeds may resolve to: IPs or CIDRs, comma-separated,
+   * or "*" (no guard). Empty: every non-public address is refused.
+   */
+  FETCH_ALLOW_PRIVATE: z
+    .string()
+    .default("")
+    .superRefine((v, ctx) => {
+      try {
+        createAddressPolicy(splitList(v));
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message.replace(/^allowPrivate: /, "") });
+      }
+    }),
+  /** Fetch history (status, timings, archived bodies) older than this is deleted (0: kept forever). */
+  FETCH_RETENTION_DAYS: int(90, 0),
+  /** A fetch without validators every this many hours catches servers that ignore them. */
+  FETCH_FORCE_INTERVAL_H: int(12, 1),
+  /** Fetches per minute per host (host:port), shared by all ingest workers (0: no limit). */
+  FETCH_HOST_BUDGET_PER_MINUTE: int(60, 0),
+  /** Per-host budgets: "host=fetches_per_minute,host:port=…". */
+  FETCH_HOST_BUDGETS: z
+    .string()
+    .default("")
+    .refine((v) => v.split(",").every((p) => !p.trim() || /^[^=\s]+=\d+$/.test(p.trim())), "expected host=fetches_per_minute,…"),
   POLL_MIN_INTERVAL_S: int(300, 1),
   POLL_MAX_INTERVAL_S: int(86_400, 1),
   POLL_DEFAULT_INTERVAL_S: int(1_800, 1),

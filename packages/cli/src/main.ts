@@ -17,7 +17,8 @@ const root: Command = {
 
 try {
   const code = await dispatch(root, process.argv.slice(2), (s) => console.log(s));
-  process.exitCode = code;
+  // A command that finished but failed (e.g. `feeds poll` of a broken feed) has set exitCode 1 itself.
+  if (code !== 0 || process.exitCode === undefined) process.exitCode = code;
 } catch (err) {
   if (err instanceof UsageError || err instanceof ConfigError) {
     console.error(`newsfeed: ${err.message}`);

@@ -6,10 +6,12 @@ import { Queue, type Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { QUEUES } from "@newsfeed/jobs";
-import { assertSchemaCurrent, createDb, type DbHandle } from "@newsfeed/store";
-import { createIngestWorker, DEFAULT_SCHEDULE, startScheduler, type PollDeps, type Scheduler } from "@newsfeed/ingest";
+import { assertSchemaCurrent, createDb, FeedLoader, FetchRecorder, type DbHandle } from "@newsfeed/store";
+import {
+  closeHttp, createIngestWorker, DEFAULT_SCHEDULE, HostGate, parseHostBudgets, startScheduler, type PollDeps, type Scheduler,
+} from "@newsfeed/ingest";
 import { createDedupeWorker, FingerprintIndex, type DedupeDeps, type DedupeSettings } from "@newsfeed/dedupe";
-import type { Config } from "./config.ts";
+import { splitList, type Config } from "./config.ts";
 
 export interface Runtime {
   config: Config;
@@ -55,7 +57,17 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
     db: db.db,
     itemsQueue,
     logger,
-    http: { timeoutMs: config.FETCH_TIMEOUT_MS, maxBytes: config.FETCH_MAX_BYTES, userAgent: config.USER_AGENT },
+    feeds: new FeedLoader(db.db),
+    recorder: new FetchRecorder(db.db),
+    http: {
+      timeoutMs: config.FETCH_TIMEOUT_MS, connectTimeoutMs: config.FETCH_CONNECT_TIMEOUT_MS, maxBytes: config.FETCH_MAX_BYTES,
+      maxRedirects: config.FETCH_MAX_REDIRECTS, userAgent: config.USER_AGENT, allowPrivate: splitList(config.FETCH_ALLOW_PRIVATE),
+    },
+    hosts: new HostGate(redis, `${config.NEWSFEED_REDIS_PREFIX}:hosts:`, {
+      perMinute: config.FETCH_HOST_BUDGET_PER_MINUTE,
+      overrides: parseHostBudgets(config.FETCH_HOST_BUDGETS),
+    }),
+    forceIntervalMs: config.FETCH_FORCE_INTERVAL_H * 3_600_000,
     schedule: {
       ...DEFAULT_SCHEDULE,
       minIntervalMs: config.POLL_MIN_INTERVAL_S * 1000,
@@ -72,6 +84,7 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
     close: () =>
       (closing ??= (async () => {
         for (const stop of stoppers.reverse()) await stop().catch((err) => logger.error({ err }, "shutdown step failed"));
+        await closeHttp(pollDeps.http).catch(() => {});
         await fetchQueue.close().catch(() => {});
         await itemsQueue.close().catch(() => {});
         await redis.quit().catch(() => redis.disconnect());
@@ -98,7 +111,7 @@ export async function startServices(rt: Runtime, role: Role): Promise<Services> 
     });
     const scheduler = startScheduler({
       db: rt.db.db, fetchQueue: rt.fetchQueue, logger: rt.logger, intervalMs: rt.config.SCHEDULER_INTERVAL_MS,
-      batchSize: 500, leaseMs: 10 * 60_000,
+      batchSize: 500, leaseMs: 10 * 60_000, fetchRetentionMs: rt.config.FETCH_RETENTION_DAYS * 86_400_000 || undefined,
     });
     services.scheduler = scheduler;
     services.workers.push(worker);

@@ -5,6 +5,9 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { TEST_ADMIN_URL } from "@newsfeed/store/testing";
@@ -77,7 +80,7 @@ describe.concurrent("usage errors", () => {
   );
 });
 
-describe("against a database", () => {
+describe("against a database", { timeout: 120_000 }, () => {
   it("refuses to run services before migrations, then migrates", async () => {
     // The database does not exist yet: `run` cannot start, `migrate` creates it.
     const refused = await newsfeed(["run", "dedupe"]);
@@ -115,6 +118,49 @@ describe("against a database", () => {
     const missing = await newsfeed(["feeds", "import", join(dir, "nope.opml")]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot read .*nope.opml: ENOENT/);
+  });
+
+  it("polls one feed with the worker's code and shows its state and fetches", async () => {
+    const server = createServer((req, res) => {
+      if (req.url === "/ok.xml") {
+        res.writeHead(200, { "content-type": "application/rss+xml" });
+        res.end(`<rss version="2.0"><channel><title>Polled</title><item><guid>1</guid><title>One</title><description>First item.</description></item></channel></rss>`);
+      } else {
+        res.writeHead(500);
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const env = { NEWSFEED_REDIS_PREFIX: `nf-test-cli-${randomBytes(4).toString("hex")}`, FETCH_ALLOW_PRIVATE: "127.0.0.1" };
+    try {
+      const id = /added feed (\d+)/.exec((await newsfeed(["feeds", "add", `${base}/ok.xml`])).stdout)![1]!;
+      const polled = await newsfeed(["feeds", "poll", id], env);
+      expect(polled.code).toBe(0);
+      expect(polled.stdout).toMatch(new RegExp(`feed ${id}: HTTP 200, 1 items, 1 new, 0 updated`));
+      const show = await newsfeed(["feeds", "show", `${base}/ok.xml`]);
+      expect(show.code).toBe(0);
+      expect(show.stdout).toMatch(/state\s+active/);
+      expect(show.stdout).toMatch(/title\s+Polled/);
+      expect(show.stdout).toMatch(/\bok\s+200\b/);
+      const json = JSON.parse((await newsfeed(["feeds", "show", id, "--json"])).stdout) as { feed: { id: number }; fetches: { itemsNew: number }[] };
+      expect(json.feed.id).toBe(Number(id));
+      expect(json.fetches[0]!.itemsNew).toBe(1);
+
+      const bad = /added feed (\d+)/.exec((await newsfeed(["feeds", "add", `${base}/broken.xml`])).stdout)![1]!;
+      const failed = await newsfeed(["feeds", "poll", bad], env);
+      expect(failed.code).toBe(1);
+      expect(failed.stdout).toMatch(/failed, http_status \(HTTP 500\)/);
+      const unknown = await newsfeed(["feeds", "show", "99999"]);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toMatch(/no feed '99999'/);
+    } finally {
+      server.close();
+      const redis = new Redis(process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379");
+      const keys = await redis.keys(`${env.NEWSFEED_REDIS_PREFIX}*`);
+      if (keys.length) await redis.del(...keys);
+      await redis.quit();
+    }
   });
 
   it("prints stories, or says there are none", async () => {

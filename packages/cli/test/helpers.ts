@@ -11,6 +11,7 @@ export function testConfig(databaseUrl: string, extra: Record<string, string> = 
     REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
     NEWSFEED_REDIS_PREFIX: `nf-test-${randomBytes(5).toString("hex")}`,
     SCHEDULER_INTERVAL_MS: "100",
+    FETCH_ALLOW_PRIVATE: "127.0.0.1",
     LOG_LEVEL: "silent",
     ...extra,
   });

@@ -1,7 +1,7 @@
 import type { Queue } from "bullmq";
 import type { Logger } from "pino";
 import { JOB_NAMES, JOB_OPTIONS } from "@newsfeed/jobs";
-import { claimDueFeeds, type Db } from "@newsfeed/store";
+import { claimDueFeeds, pruneFetches, type Db } from "@newsfeed/store";
 
 export interface SchedulerOptions {
   db: Db;
@@ -13,7 +13,11 @@ export interface SchedulerOptions {
   batchSize: number;
   /** How long a claimed feed stays claimed before it is due again if its fetch never ran (ms). */
   leaseMs: number;
+  /** Fetch history older than this is deleted, once an hour (ms; absent: kept). */
+  fetchRetentionMs?: number;
 }
+
+const PRUNE_EVERY_MS = 3_600_000;
 
 /** Claims due feeds and queues one fetch job each; returns how many were queued. */
 export async function scheduleDueFeeds(opts: Omit<SchedulerOptions, "intervalMs" | "logger">): Promise<number> {
@@ -25,7 +29,7 @@ export async function scheduleDueFeeds(opts: Omit<SchedulerOptions, "intervalMs"
     await opts.fetchQueue.addBulk(
       due.map((f) => ({
         name: JOB_NAMES.fetch,
-        data: { feedId: f.id },
+        data: { feedId: f.id, dueAt: f.dueAt.toISOString() },
         opts: { ...JOB_OPTIONS.fetch, jobId: `fetch-${f.id}-${now.getTime()}` },
       })),
     );
@@ -45,9 +49,20 @@ export interface Scheduler {
 export function startScheduler(opts: SchedulerOptions): Scheduler {
   let running: Promise<number> | null = null;
   let stopped = false;
+  let lastPrune = 0;
+  const prune = async (): Promise<void> => {
+    if (!opts.fetchRetentionMs || Date.now() - lastPrune < PRUNE_EVERY_MS) return;
+    lastPrune = Date.now();
+    const removed = await pruneFetches(opts.db, new Date(Date.now() - opts.fetchRetentionMs));
+    if (removed) opts.logger.info({ removed }, "old fetch history pruned");
+  };
   const tick = async (): Promise<number> => {
     if (running) return running;
     running = scheduleDueFeeds(opts)
+      .then(async (n) => {
+        await prune();
+        return n;
+      })
       .then((n) => {
         if (n) opts.logger.debug({ queued: n }, "due feeds queued");
         return n;

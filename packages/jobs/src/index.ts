@@ -18,6 +18,8 @@ export const fetchJobSchema = z.object({
   feedId: z.number().int().positive(),
   /** Ignore validators and the body hash: fetch and parse unconditionally. */
   force: z.boolean().optional(),
+  /** When the feed was due (ISO 8601): the scheduler's lag is the fetch's start minus this. */
+  dueAt: z.string().optional(),
 });
 export type FetchJob = z.infer<typeof fetchJobSchema>;
 

@@ -6,10 +6,10 @@ export {
 } from "./migrate.ts";
 export * as schema from "./schema.ts";
 export {
-  addFeed, listFeeds, getFeed, countFeeds, claimDueFeeds, makeAllFeedsDue,
-  type Feed, type AddFeedResult, type ClaimedFeed,
+  addFeed, listFeeds, getFeed, findFeed, FeedLoader, recentFetches, countFeeds, claimDueFeeds, makeAllFeedsDue,
+  type Feed, type FetchRow, type AddFeedResult, type ClaimedFeed,
 } from "./queries/feeds.ts";
-export { recordFetch, type FetchRecord, type FetchOutcome, type FeedUpdate } from "./queries/fetches.ts";
+export { recordFetch, recordFetches, FetchRecorder, deferFeed, storedContentHashes, pruneFetches, type FetchRecord, type FetchOutcome, type FeedUpdate } from "./queries/fetches.ts";
 export {
   saveAssignments, listStories, tableCounts, itemsForIndex, type AssignedItem, type SaveResult, type StoryRow, type StoryMerge,
   type IndexedItem,

@@ -7,6 +7,7 @@ import { sql } from "drizzle-orm";
 import {
   bigint,
   bigserial,
+  boolean,
   customType,
   foreignKey,
   index,
@@ -45,6 +46,12 @@ export const feeds = pgTable(
     errorCount: integer("error_count").notNull().default(0),
     errorClass: text("error_class"),
     lastError: text("last_error"),
+    /** Estimated new items per day (a moving average over recent fetches); null until known. */
+    itemsPerDay: real("items_per_day"),
+    /** Last fetch sent without validators (one is forced every FETCH_FORCE_INTERVAL_H). */
+    lastForcedAt: tstz("last_forced_at"),
+    /** Fetch each new item's page and extract its full text (for feeds that carry summaries). */
+    fullText: boolean("full_text").notNull().default(false),
     createdAt: tstz("created_at").notNull().defaultNow(),
     updatedAt: tstz("updated_at").notNull().defaultNow(),
   },
@@ -77,6 +84,11 @@ export const fetches = pgTable(
     /** gzip of the raw body, stored when the body changed since the last fetch. */
     bodyGzip: bytea("body_gzip"),
     itemsFound: integer("items_found").notNull().default(0),
+    /** Items not stored before (by identity), and stored ones whose content changed. */
+    itemsNew: integer("items_new").notNull().default(0),
+    itemsUpdated: integer("items_updated").notNull().default(0),
+    /** Where the body came from, when redirects led elsewhere. */
+    finalUrl: text("final_url"),
   },
   (t) => [index("fetches_feed_started_idx").on(t.feedId, t.startedAt)],
 );

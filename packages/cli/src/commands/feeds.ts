@@ -1,8 +1,12 @@
 import { readFile } from "node:fs/promises";
-import { addFeed, listFeeds } from "@newsfeed/store";
+import { pollFeed } from "@newsfeed/ingest";
+import { addFeed, findFeed, listFeeds, recentFetches, type Feed } from "@newsfeed/store";
 import { UsageError, type Command } from "../cli.ts";
 import { safe, table, truncate } from "../format.ts";
 import { parseOpml, renderOpml } from "../opml.ts";
+import { loadConfig } from "../config.ts";
+import { createLogger } from "../logger.ts";
+import { createRuntime } from "../runtime.ts";
 import { feedUrlArg, withDb } from "./shared.ts";
 
 const add: Command = {
@@ -10,13 +14,18 @@ const add: Command = {
   args: "<url>",
   arity: [1, 1],
   summary: "Add a feed to poll (an existing URL is left as it is)",
-  options: { title: { type: "string" } },
-  optionHelp: { title: "a title to show until the feed supplies its own" },
-  examples: ["pnpm newsfeed feeds add https://example.com/rss.xml"],
+  options: { title: { type: "string" }, "full-text": { type: "boolean" } },
+  optionHelp: {
+    title: "a title to show until the feed supplies its own",
+    "full-text": "fetch each new item's page and extract its text (for feeds that carry summaries only)",
+  },
+  examples: ["pnpm newsfeed feeds add https://example.com/rss.xml", "pnpm newsfeed feeds add --full-text https://example.com/summaries.xml"],
   async run({ positionals, values }) {
     const url = feedUrlArg(positionals[0]!);
     await withDb(async ({ db }) => {
-      const { feed, created } = await addFeed(db, { url, title: (values.title as string | undefined) ?? null });
+      const { feed, created } = await addFeed(db, {
+        url, title: (values.title as string | undefined) ?? null, fullText: values["full-text"] === true,
+      });
       console.log(created ? `added feed ${feed.id}: ${safe(url)}` : `feed ${feed.id} already exists: ${safe(url)}`);
     });
   },
@@ -106,8 +115,95 @@ const list: Command = {
   },
 };
 
+const when = (d: Date | null) => (d ? d.toISOString().slice(0, 19).replace("T", " ") : "never");
+
+async function feedArg(db: Parameters<typeof findFeed>[0], text: string): Promise<Feed> {
+  const feed = await findFeed(db, text);
+  if (!feed) throw new UsageError(`no feed '${text}' (give a feed id or URL; see \`pnpm newsfeed feeds list\`)`);
+  return feed;
+}
+
+const show: Command = {
+  name: "show",
+  args: "<id|url>",
+  arity: [1, 1],
+  summary: "Show a feed's state and its recent fetches",
+  options: { json: { type: "boolean" }, limit: { type: "string" } },
+  optionHelp: { json: "one JSON object instead of text", limit: "how many recent fetches (default 10)" },
+  examples: ["pnpm newsfeed feeds show 12", "pnpm --silent newsfeed feeds show https://example.com/rss.xml --json"],
+  async run({ positionals, values }) {
+    const limit = Number(values.limit ?? 10);
+    if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a whole number ≥ 1, got '${values.limit}'`);
+    await withDb(async ({ db }) => {
+      const feed = await feedArg(db, positionals[0]!);
+      const fetches = await recentFetches(db, feed.id, limit);
+      if (values.json) {
+        console.log(JSON.stringify({ feed, fetches }, null, 2));
+        return;
+      }
+      const lines: [string, string][] = [
+        ["feed", `${feed.id}  ${feed.url}`],
+        ["title", feed.title ?? ""],
+        ["state", feed.state + (feed.fullText ? " (full text)" : "")],
+        ["next check", `${when(feed.nextCheckAt)} UTC`],
+        ["last checked", `${when(feed.lastCheckedAt)}; last success ${when(feed.lastSuccessAt)}`],
+        ["items per day", feed.itemsPerDay == null ? "unknown yet" : feed.itemsPerDay.toFixed(1)],
+        ["errors", feed.errorCount ? `${feed.errorCount} in a row, ${feed.errorClass}: ${feed.lastError ?? ""}` : "none"],
+        ["validators", `etag ${feed.etag ?? "-"}, last-modified ${feed.lastModified ?? "-"}`],
+      ];
+      for (const [k, v] of lines) console.log(`${k.padEnd(14)} ${safe(v)}`);
+      console.log("");
+      if (fetches.length === 0) {
+        console.log("no fetches yet");
+        return;
+      }
+      console.log(
+        table(
+          ["started (UTC)", "outcome", "status", "ms", "bytes", "found", "new", "updated", "error"],
+          fetches.map((f) => [
+            when(f.startedAt), f.outcome, f.status ?? "-", f.durationMs, f.bytes, f.itemsFound, f.itemsNew, f.itemsUpdated,
+            truncate(f.errorClass ? `${f.errorClass}: ${f.error ?? ""}` : "", 60),
+          ]),
+        ),
+      );
+    });
+  },
+};
+
+const poll: Command = {
+  name: "poll",
+  args: "<id|url>",
+  arity: [1, 1],
+  summary: "Fetch one feed now with the worker's own code, and queue its new items",
+  options: { force: { type: "boolean" }, json: { type: "boolean" } },
+  optionHelp: {
+    force: "no validators, re-read an unchanged body, ignore the host budget",
+    json: "the result as one JSON object",
+  },
+  examples: ["pnpm newsfeed feeds poll 12", "pnpm newsfeed feeds poll https://example.com/rss.xml --force"],
+  async run({ positionals, values }) {
+    const config = loadConfig();
+    const rt = createRuntime(config, createLogger(config.LOG_LEVEL === "info" ? "warn" : config.LOG_LEVEL));
+    try {
+      const feed = await feedArg(rt.db.db, positionals[0]!);
+      if (feed.state !== "active") throw new UsageError(`feed ${feed.id} is ${feed.state}: it is not polled`);
+      const res = await pollFeed(rt.pollDeps, feed.id, { force: values.force === true });
+      if (values.json) console.log(JSON.stringify(res));
+      else if (res.outcome === "ok") {
+        console.log(`feed ${feed.id}: HTTP ${res.status}, ${res.items} items, ${res.newItems ?? 0} new, ${res.updatedItems ?? 0} updated (queued for dedupe)`);
+      } else if (res.outcome === "not_modified") console.log(`feed ${feed.id}: not modified (HTTP ${res.status})`);
+      else if (res.outcome === "deferred") {
+        console.log(`feed ${feed.id}: deferred until ${when(res.deferred!.until)} UTC (${res.deferred!.reason === "hold" ? "the host asked to wait" : "host budget spent"})`);
+      } else console.log(`feed ${feed.id}: failed, ${res.errorClass} (HTTP ${res.status ?? "-"}); see \`pnpm newsfeed feeds show ${feed.id}\``);
+      if (res.outcome === "error") process.exitCode = 1;
+    } finally {
+      await rt.close();
+    }
+  },
+};
+
 export const feedsCommand: Command = {
   name: "feeds",
-  summary: "Add, import, export and list feeds",
-  subcommands: [add, importCmd, exportCmd, list],
+  summary: "Add, import, export, list, show and poll feeds",
+  subcommands: [add, importCmd, exportCmd, list, show, poll],
 };

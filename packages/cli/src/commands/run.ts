@@ -76,6 +76,8 @@ export const startCommand: Command = {
       }
       const server = sample;
       rt.onClose(() => server.close());
+      // The sample is served on loopback, which the SSRF guard refuses unless allowed.
+      rt.pollDeps.http = { ...rt.pollDeps.http, allowPrivate: [...(rt.pollDeps.http.allowPrivate ?? []), "127.0.0.1"] };
       for (const url of sample.feedUrls) await addFeed(rt.db.db, { url });
       await makeAllFeedsDue(rt.db.db);
       logger.info({ feeds: sample.feedUrls.length, at: sample.baseUrl }, "no feeds configured: polling the bundled sample");

@@ -1,6 +1,6 @@
-import { asc, eq, sql } from "drizzle-orm";
+import { asc, desc, eq, getTableColumns, inArray, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
-import { feeds } from "../schema.ts";
+import { feeds, fetches } from "../schema.ts";
 
 export type Feed = typeof feeds.$inferSelect;
 
@@ -10,10 +10,13 @@ export interface AddFeedResult {
 }
 
 /** Adds a feed by URL; an existing URL is returned unchanged (created: false). */
-export async function addFeed(db: Db, params: { url: string; title?: string | null }): Promise<AddFeedResult> {
+export async function addFeed(
+  db: Db,
+  params: { url: string; title?: string | null; fullText?: boolean },
+): Promise<AddFeedResult> {
   const inserted = await db
     .insert(feeds)
-    .values({ url: params.url, title: params.title ?? null })
+    .values({ url: params.url, title: params.title ?? null, fullText: params.fullText ?? false })
     .onConflictDoNothing({ target: feeds.url })
     .returning();
   if (inserted[0]) return { feed: inserted[0], created: true };
@@ -30,6 +33,63 @@ export async function getFeed(db: Db, id: number): Promise<Feed | undefined> {
   return rows[0];
 }
 
+/**
+ * Loads feeds by id for concurrent polls: ids asked for in the same turn of the
+ * event loop are read with one query.
+ */
+export class FeedLoader {
+  private waiting = new Map<number, ((f: Feed | undefined) => void)[]>();
+  private failing: ((e: unknown) => void)[] = [];
+  private scheduled = false;
+
+  constructor(private readonly db: Db) {}
+
+  load(id: number): Promise<Feed | undefined> {
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, [...(this.waiting.get(id) ?? []), resolve]);
+      this.failing.push(reject);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.run());
+      }
+    });
+  }
+
+  private run(): void {
+    const waiting = this.waiting;
+    const failing = this.failing;
+    this.waiting = new Map();
+    this.failing = [];
+    this.scheduled = false;
+    this.db
+      .select()
+      .from(feeds)
+      .where(inArray(feeds.id, [...waiting.keys()]))
+      .then(
+        (rows) => {
+          const byId = new Map(rows.map((r) => [r.id, r]));
+          for (const [id, fns] of waiting) for (const fn of fns) fn(byId.get(id));
+        },
+        (err: unknown) => failing.forEach((fn) => fn(err)),
+      );
+  }
+}
+
+/** A feed by id ("12") or by URL. */
+export async function findFeed(db: Db, idOrUrl: string): Promise<Feed | undefined> {
+  if (/^\d+$/.test(idOrUrl)) return getFeed(db, Number(idOrUrl));
+  const rows = await db.select().from(feeds).where(eq(feeds.url, idOrUrl));
+  return rows[0];
+}
+
+export type FetchRow = typeof fetches.$inferSelect;
+
+/** The feed's most recent fetches, newest first (without the archived bodies). */
+export async function recentFetches(db: Db, feedId: number, limit = 10): Promise<Omit<FetchRow, "bodyGzip">[]> {
+  const { bodyGzip: _omit, ...cols } = getTableColumns(fetches);
+  return db.select(cols).from(fetches).where(eq(fetches.feedId, feedId)).orderBy(desc(fetches.startedAt), desc(fetches.id)).limit(limit);
+}
+
 export async function countFeeds(db: Db): Promise<number> {
   const rows = await db.select({ n: sql<number>`count(*)::int` }).from(feeds);
   return rows[0]?.n ?? 0;
@@ -38,6 +98,8 @@ export async function countFeeds(db: Db): Promise<number> {
 export interface ClaimedFeed {
   id: number;
   url: string;
+  /** When it was due (its next_check_at before the claim). */
+  dueAt: Date;
 }
 
 /**
@@ -51,17 +113,18 @@ export async function claimDueFeeds(
 ): Promise<ClaimedFeed[]> {
   const now = params.now ?? new Date();
   const lease = new Date(now.getTime() + params.leaseMs);
-  const { rows } = await db.$client.query<{ id: string; url: string }>(
-    `UPDATE feeds SET next_check_at = $3
-      WHERE id IN (SELECT id FROM feeds
-                    WHERE state = 'active' AND next_check_at <= $1
-                    ORDER BY next_check_at
-                    LIMIT $2
-                    FOR UPDATE SKIP LOCKED)
-      RETURNING id, url`,
+  const { rows } = await db.$client.query<{ id: string; url: string; due_at: Date }>(
+    `WITH due AS (SELECT id, next_check_at FROM feeds
+                   WHERE state = 'active' AND next_check_at <= $1
+                   ORDER BY next_check_at
+                   LIMIT $2
+                   FOR UPDATE SKIP LOCKED)
+     UPDATE feeds f SET next_check_at = $3
+       FROM due WHERE f.id = due.id
+     RETURNING f.id, f.url, due.next_check_at AS due_at`,
     [now, params.limit, lease],
   );
-  return rows.map((r) => ({ id: Number(r.id), url: r.url }));
+  return rows.map((r) => ({ id: Number(r.id), url: r.url, dueAt: r.due_at }));
 }
 
 /** Makes every active feed due now (used by `run --once` and tests). */
