@@ -50,6 +50,10 @@ describe("parseDate", () => {
     { text: "2026-11-26T07:15:00+02:00", want: "2026-11-26T05:15:00.000Z" },
     { text: "2026-11-26T07:15:00", want: "2026-11-26T07:15:00.000Z" }, // zone-less: UTC
     { text: "2026-11-26 07:15", want: "2026-11-26T07:15:00.000Z" },
+    { text: "Thu, 26 Nov 2026 07:15:00", want: "2026-11-26T07:15:00.000Z" }, // zone-less RFC 822: UTC, not the host's zone
+    { text: "Thu, 26 Nov 26 07:15 EST", want: "2026-11-26T12:15:00.000Z" },
+    { text: "20261126T071500Z", want: "2026-11-26T07:15:00.000Z" },
+    { text: "2026-11-28T06:00:00Z", want: "2026-11-28T06:00:00.000Z" }, // less than a day ahead: kept
     { text: "2027-05-01T00:00:00Z", want: now.toISOString() }, // far future: clamped to now
     { text: "not a date", want: null },
     { text: null, want: null },
@@ -89,5 +93,22 @@ describe("normalizeItems", () => {
     );
     expect(edited[0]!.identityKey).toBe(items[0]!.identityKey);
     expect(edited[0]!.contentHash).not.toBe(items[0]!.contentHash);
+  });
+});
+
+describe("normalizeItems: relative links", () => {
+  const ctx = { feedId: 1, feedUrl: "https://feeds.example/path/feed.xml", seenAt: now };
+  const urlOf = (feed: Partial<ParsedFeed>, item: Partial<RawItem>) =>
+    normalizeItems({ title: null, link: null, items: [raw(item)], ...feed }, ctx)[0]!.url;
+  it.each([
+    { name: "the item's xml:base first", feed: { link: "https://site.example/" }, item: { link: "a", base: "https://base.example/x/" }, want: "https://base.example/x/a" },
+    { name: "a relative xml:base against the feed URL", feed: {}, item: { link: "a", base: "sub/" }, want: "https://feeds.example/path/sub/a" },
+    { name: "not the channel's link: it names the site, not a base", feed: { link: "https://site.example/blog/" }, item: { link: "/a" }, want: "https://feeds.example/a" },
+    { name: "the feed's xml:base", feed: { link: "blog/", base: "https://site.example/" }, item: { link: "a" }, want: "https://site.example/a" },
+    { name: "the feed URL last", feed: {}, item: { link: "../a?b=1" }, want: "https://feeds.example/a?b=1" },
+    { name: "an absolute link as is", feed: {}, item: { link: "https://other.example/z", base: "https://base.example/" }, want: "https://other.example/z" },
+    { name: "a non-http link is dropped", feed: {}, item: { link: "javascript:alert(1)" }, want: null },
+  ])("$name", ({ feed, item, want }) => {
+    expect(urlOf(feed, item)).toBe(want);
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { ItemPayload } from "@newsfeed/jobs";
+import { parseFeedDate } from "./parse/dates.ts";
 import type { ParsedFeed, RawItem } from "./parse/parse-feed.ts";
 
 const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
@@ -33,15 +34,16 @@ export function canonicalizeUrl(url: string | null): string | null {
 }
 
 /**
- * Parses a feed date. Zone-less times are read as UTC. Dates that cannot be
- * read give null; dates more than `maxFutureMs` after `now` are clamped to now.
+ * Parses a feed date (RFC 822 and ISO 8601 variants and common junk; see
+ * parseFeedDate). Zone-less times are read as UTC. A missing date or one that
+ * cannot be read gives null (the item is stored with no published time and
+ * sorts by the time it was seen); a date more than `maxFutureMs` after `now`
+ * is clamped to now.
  */
 export function parseDate(text: string | null, now: Date, maxFutureMs = 24 * 3600_000): Date | null {
   if (!text) return null;
-  const t = text.trim();
-  const isoNoZone = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(t);
-  const ms = Date.parse(isoNoZone ? `${t.replace(" ", "T")}Z` : t);
-  if (Number.isNaN(ms)) return null;
+  const ms = parseFeedDate(text);
+  if (ms === null || Number.isNaN(ms)) return null;
   if (ms > now.getTime() + maxFutureMs) return new Date(now.getTime());
   return new Date(ms);
 }
@@ -54,16 +56,19 @@ export function identityOf(item: RawItem, canonicalUrl: string | null): string {
 }
 
 /**
- * Turns parsed items into queue payloads. Links resolve against the feed's
- * link, then its URL; a guid repeated inside one fetch gets a #2, #3 … suffix
- * so that both entries are kept.
+ * Turns parsed items into queue payloads. A relative item link resolves
+ * against the xml:base in scope for the item (itself resolved against the feed
+ * URL), else the feed's xml:base, else the feed URL (the document's base, as XML
+ * has it; the channel's <link> names the site, not a base). A guid repeated
+ * inside one fetch gets a #2, #3 … suffix so that both entries are kept.
  */
 export function normalizeItems(feed: ParsedFeed, ctx: { feedId: number; feedUrl: string; seenAt: Date }): ItemPayload[] {
-  const base = resolveUrl(feed.link, ctx.feedUrl) ?? ctx.feedUrl;
+  const feedBase = resolveUrl(feed.base ?? null, ctx.feedUrl) ?? ctx.feedUrl;
   const seen = new Map<string, number>();
   const out: ItemPayload[] = [];
   for (const raw of feed.items) {
-    const url = resolveUrl(raw.link, base);
+    const itemBase = resolveUrl(raw.base ?? null, ctx.feedUrl);
+    const url = resolveUrl(raw.link, itemBase ?? feedBase);
     const canonicalUrl = canonicalizeUrl(url);
     let identityKey = identityOf(raw, canonicalUrl);
     const n = (seen.get(identityKey) ?? 0) + 1;

@@ -1,5 +1,9 @@
 import Parser from "rss-parser";
 import { IngestError } from "../errors.ts";
+import { parseJsonFeed, textOf } from "./json-feed.ts";
+import { repairXml } from "./repair.ts";
+
+export { parseJsonFeed } from "./json-feed.ts";
 
 /** A feed entry as read, before normalization. */
 export interface RawItem {
@@ -9,74 +13,104 @@ export interface RawItem {
   content: string;
   /** The date text as given (RFC 822, ISO 8601, …), or null. */
   date: string | null;
+  /** The xml:base in scope for the item, possibly relative to the feed URL; absent when none. */
+  base?: string | null;
 }
 
 export interface ParsedFeed {
   title: string | null;
   link: string | null;
   items: RawItem[];
+  /** The xml:base in scope for the channel or feed element; absent when none. */
+  base?: string | null;
 }
 
-type RssItem = Record<string, unknown>;
-const parser = new Parser<Record<string, unknown>, RssItem>({
-  customFields: { item: ["content:encoded", "description", "id", "updated", "published"] },
+type Node = Record<string, unknown>;
+/** Item dates, best first; the pubDate, dc:date, published and updated elements were renamed nf:* by repairXml. */
+const DATE_FIELDS = [
+  "nf:published", "issued", "nf:pubDate", "nf:dcdate", "dcterms:issued", "dcterms:created", "created",
+  "nf:updated", "modified", "dcterms:modified",
+];
+const parser = new Parser<Node, Node>({
+  defaultRSS: 2,
+  customFields: {
+    feed: [["nf:base", "nfBase"], ["link", "nfLink", { keepArray: true }]] as unknown as string[],
+    item: [
+      ["nf:base", "nfBase"], ["link", "nfLink", { keepArray: true }], ["guid", "nfGuid", { keepArray: true }],
+      "id", "content:encoded", "description", "summary", "content", ...DATE_FIELDS,
+    ] as unknown as string[],
+  },
 });
 
-const str = (v: unknown): string | null => {
-  if (typeof v === "string") return v.trim() || null;
-  if (typeof v === "number") return String(v);
-  if (v && typeof v === "object" && "_" in v && typeof (v as { _: unknown })._ === "string") {
-    return ((v as { _: string })._).trim() || null; // xml2js text node with attributes
-  }
-  return null;
-};
-
-/** Parses RSS 0.9x/1.0/2.0, Atom and JSON Feed text. Throws IngestError("parse"). */
+/**
+ * Parses RSS 0.9x/1.0/2.0, Atom 0.3/1.0 (through rss-parser, after repairXml)
+ * and JSON Feed text. Throws IngestError("parse") for what cannot be read, and
+ * for anything unexpected on the way: hostile input never escapes unclassified.
+ */
 export async function parseFeed(text: string): Promise<ParsedFeed> {
-  const trimmed = text.replace(/^\uFEFF/, "").trimStart();
-  if (trimmed.startsWith("{")) return parseJsonFeed(trimmed);
-  let out: Parser.Output<RssItem>;
   try {
-    out = await parser.parseString(trimmed);
+    return await read(text);
   } catch (cause) {
-    throw new IngestError("parse", `not a readable feed: ${(cause as Error).message.split("\n")[0]}`, { cause });
+    if (cause instanceof IngestError) throw cause;
+    throw new IngestError("parse", `not a readable feed: ${(cause as Error).message?.split("\n")[0] ?? String(cause)}`, { cause });
   }
+}
+
+async function read(text: string): Promise<ParsedFeed> {
+  const trimmed = text.replace(/^[\uFEFF\s]+/, "");
+  if (trimmed.startsWith("{")) return parseJsonFeed(trimmed);
+  const { xml, root } = repairXml(trimmed);
+  if (!root) throw new IngestError("parse", "not a readable feed: no XML element found");
+  let out: Parser.Output<Node> & Node;
+  try {
+    out = (await parser.parseString(xml)) as Parser.Output<Node> & Node;
+  } catch (cause) {
+    throw new IngestError("parse", `not a readable feed (root <${root}>): ${(cause as Error).message.split("\n")[0]}`, { cause });
+  }
+  const atom = root === "feed";
   return {
-    title: str(out.title),
-    link: str(out.link),
-    items: (out.items ?? []).map((it) => ({
-      guid: str(it.guid) ?? str(it.id),
-      link: str(it.link),
-      title: str(it.title) ?? "",
-      content: str(it["content:encoded"]) ?? str(it.content) ?? str(it.summary) ?? str(it.description) ?? "",
-      date: str(it.isoDate) ?? str(it.pubDate) ?? str(it.published) ?? str(it.updated),
-    })),
+    title: textOf(out.title),
+    link: pickLink(out.nfLink, atom) ?? textOf(out.link),
+    base: textOf(out.nfBase),
+    items: (out.items ?? []).map((it) => readItem(it, atom)),
   };
 }
 
-/** JSON Feed 1.0/1.1 (rss-parser has no JSON support). */
-export function parseJsonFeed(text: string): ParsedFeed {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (cause) {
-    throw new IngestError("parse", `invalid JSON feed: ${(cause as Error).message}`, { cause });
-  }
-  if (!doc || typeof doc !== "object" || !Array.isArray((doc as { items?: unknown }).items)) {
-    throw new IngestError("parse", "invalid JSON feed: no items array");
-  }
-  const feed = doc as Record<string, unknown> & { items: unknown[] };
-  return {
-    title: str(feed.title),
-    link: str(feed.home_page_url),
-    items: feed.items
-      .filter((it): it is Record<string, unknown> => !!it && typeof it === "object")
-      .map((it) => ({
-        guid: str(it.id),
-        link: str(it.url) ?? str(it.external_url),
-        title: str(it.title) ?? "",
-        content: str(it.content_html) ?? str(it.content_text) ?? str(it.summary) ?? "",
-        date: str(it.date_published) ?? str(it.date_modified),
-      })),
+function readItem(it: Node, atom: boolean): RawItem {
+  const guids = Array.isArray(it.nfGuid) ? it.nfGuid : [];
+  const guid = textOf(guids[0]) ?? textOf(it.id);
+  const permalink = (attrs(guids[0]).isPermaLink ?? "true").trim().toLowerCase() !== "false";
+  let link = pickLink(it.nfLink, atom);
+  if (!link && permalink && guid && /^https?:\/\//i.test(guid)) link = guid;
+  let date: string | null = null;
+  for (const f of DATE_FIELDS) if ((date = textOf(it[f]))) break;
+  const item: RawItem = {
+    guid,
+    link,
+    title: textOf(it.title) ?? "",
+    content: textOf(it["content:encoded"]) ?? textOf(it.content) ?? textOf(it.summary) ?? textOf(it.description) ?? "",
+    date,
   };
+  const base = textOf(it.nfBase);
+  if (base) item.base = base;
+  return item;
+}
+
+const attrs = (node: unknown): Record<string, string> =>
+  node && typeof node === "object" && "$" in node ? ((node as { $: Record<string, string> }).$ ?? {}) : {};
+
+/**
+ * The entry's link: an Atom `<link>` with rel alternate (or none), text/html
+ * first, then XHTML, then any; else the first with an href; an RSS `<link>`'s text.
+ */
+function pickLink(links: unknown, atom: boolean): string | null {
+  if (!Array.isArray(links) || links.length === 0) return null;
+  const withHref = links.map((l) => ({ a: attrs(l), text: textOf(l) })).filter((l) => l.a.href?.trim() || l.text);
+  if (atom || withHref.some((l) => l.a.href)) {
+    const alt = withHref.filter((l) => l.a.href && (!l.a.rel || l.a.rel === "alternate"));
+    const type = (l: (typeof alt)[number]) => (l.a.type ?? "text/html").toLowerCase();
+    const best = alt.find((l) => type(l) === "text/html") ?? alt.find((l) => type(l).includes("html")) ?? alt[0] ?? withHref.find((l) => l.a.href);
+    if (best) return best.a.href!.trim();
+  }
+  return withHref.find((l) => l.text)?.text ?? null;
 }
