@@ -194,3 +194,30 @@ describe("links and dates (rule 11)", () => {
     expect(items.map((i) => [i.title, i.publishedAt])).toEqual([["ok", null], ["ok2", "2026-11-26T07:00:00.000Z"]]);
   });
 });
+
+describe("rule 11: identity, repeated guids, content hash, canonical URL", () => {
+  it("keys items by guid, then canonical link, then a hash; tells repeated guids apart; strips tracking parameters", async () => {
+    const items = [
+      `<item><guid>g-1</guid><title>By guid</title><link>http://news.example/a?utm_source=x&amp;id=7</link><description>one</description></item>`,
+      `<item><title>By link</title><link>http://news.example/b?fbclid=zz&amp;utm_medium=rss</link><description>two</description></item>`,
+      `<item><title>By hash</title><description>three</description></item>`,
+      `<item><guid>dup</guid><title>First of two</title><description>four</description></item>`,
+      `<item><guid>dup</guid><title>Second of two</title><description>five</description></item>`,
+    ];
+    route("/ident/feed.xml", "application/rss+xml", rss(items.join("")));
+    const first = (await read("/ident/feed.xml")).items;
+    expect(first.map((i) => i.identityKey.replace(/^(hash:).*/, "$1…"))).toEqual([
+      "guid:g-1", "url:http://news.example/b", "hash:…", "guid:dup", "guid:dup#2",
+    ]);
+    // The canonical URL drops tracking parameters and keeps the rest; the link itself is kept as given.
+    expect(first[0]!.canonicalUrl).toBe("http://news.example/a?id=7");
+    expect(first[0]!.url).toBe("http://news.example/a?utm_source=x&id=7");
+    expect(first[1]!.canonicalUrl).toBe("http://news.example/b");
+    // An edited item keeps its identity and gets a new content hash: an update.
+    route("/ident/feed.xml", "application/rss+xml", rss(items.join("").replace("<description>one</description>", "<description>one, corrected</description>")));
+    const second = (await read("/ident/feed.xml")).items;
+    expect(second[0]!.identityKey).toBe(first[0]!.identityKey);
+    expect(second[0]!.contentHash).not.toBe(first[0]!.contentHash);
+    expect(second.slice(1).map((i) => i.contentHash)).toEqual(first.slice(1).map((i) => i.contentHash));
+  });
+});
