@@ -286,6 +286,36 @@ describe("rule 5: per-host budget shared through Redis", () => {
   });
 });
 
+describe("rule 6: the stored URL follows permanent redirects only", () => {
+  const redirect = (status: number, to: string): Handler => (_req, res) => {
+    res.writeHead(status, { location: to });
+    res.end();
+  };
+  it.each([
+    { name: "301 then 308: moves", chain: [301, 308], moves: true },
+    { name: "301 then 302: stays", chain: [301, 302], moves: false },
+    { name: "307: stays", chain: [307], moves: false },
+  ])("$name", async ({ chain, moves }) => {
+    const tag = `r${++feedSeq}`;
+    const final = `/${tag}-final.xml`;
+    routes.set(final, serve(rss([{ guid: "a", title: "A" }])));
+    chain.forEach((status, i) => routes.set(`/${tag}-${i}.xml`, redirect(status, i + 1 < chain.length ? `/${tag}-${i + 1}.xml` : final)));
+    const { feed } = await addFeed(t.db, { url: `${origin}/${tag}-0.xml` });
+    expect(await pollFeed(deps(), feed.id)).toMatchObject({ outcome: "ok", items: 1 });
+    expect((await getFeed(t.db, feed.id))!.url).toBe(moves ? `${origin}${final}` : `${origin}/${tag}-0.xml`);
+    expect((await recentFetches(t.db, feed.id))[0]!.finalUrl).toBe(`${origin}${final}`);
+  });
+
+  it("stays when another feed already has the new URL", async () => {
+    routes.set("/taken.xml", serve(rss([{ guid: "a", title: "A" }])));
+    routes.set("/moving.xml", redirect(301, "/taken.xml"));
+    await addFeed(t.db, { url: `${origin}/taken.xml` });
+    const { feed } = await addFeed(t.db, { url: `${origin}/moving.xml` });
+    expect(await pollFeed(deps(), feed.id)).toMatchObject({ outcome: "ok" });
+    expect((await getFeed(t.db, feed.id))!.url).toBe(`${origin}/moving.xml`);
+  });
+});
+
 describe("rule 12: full text for feeds that opted in", () => {
   const paragraph = (i: number) =>
     `<p>Paragraph ${i} of the harbour report: the port authority said that the night shift had cleared the backlog of container ships, ` +
