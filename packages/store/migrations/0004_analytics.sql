@@ -2,12 +2,15 @@
 -- role that can read them and nothing else, and the indexes their queries need.
 -- The base tables may change between versions; these views keep their columns.
 
--- Roles are cluster-wide: create it once, whichever database migrates first.
+-- Roles are cluster-wide: create it once, whichever database migrates first (two
+-- databases migrating at the same moment may both try: the loser's error is ignored).
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'newsfeed_analyst') THEN
     CREATE ROLE newsfeed_analyst NOLOGIN;
   END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+  NULL;
 END
 $$;
 --> statement-breakpoint
