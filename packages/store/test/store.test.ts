@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  addFeed, assertSchemaCurrent, claimDueFeeds, createDb, ensureDatabase, listStories, saveAssignments,
+  addFeed, assertSchemaCurrent, claimDueFeeds, createDb, ensureDatabase, listStories, recordFetches, saveAssignments,
   schemaStatus, StoreError, tableCounts, type AssignedItem,
 } from "@newsfeed/store";
 import { createTestDatabase, TEST_ADMIN_URL, type TestDatabase } from "@newsfeed/store/testing";
@@ -114,6 +114,31 @@ describe("saveAssignments", () => {
     expect(rows[0]).toEqual({ title: "earlier", copies: 2, n: 2 });
     const counts = await tableCounts(t.db);
     expect(counts.items).toBe(counts.storyItems);
+  });
+});
+
+describe("a batch that fails", () => {
+  it("leaves nothing half-written: items, stories, memberships, fetches and feeds as before", async () => {
+    const f = (await addFeed(t.db, { url: "https://atomic.example/rss" })).feed.id;
+    await saveAssignments(t.db, [item({ feedId: f, identityKey: "kept", storyKey: "ATOMIC-1" })]);
+    const before = await snapshot(t.pool);
+    // The last row names a feed that does not exist: the whole batch is refused.
+    await expect(saveAssignments(t.db, [
+      item({ feedId: f, identityKey: "new-1", storyKey: "ATOMIC-2" }),
+      item({ feedId: f, identityKey: "kept", storyKey: "ATOMIC-1", contentHash: "edited", text: "edited" }),
+      item({ feedId: 999_999, identityKey: "orphan", storyKey: "ATOMIC-3" }),
+    ])).rejects.toThrow();
+    expect(await snapshot(t.pool)).toBe(before);
+
+    const feedsBefore = JSON.stringify((await t.pool.query("SELECT xmin::text, * FROM feeds ORDER BY id")).rows);
+    const fetchesBefore = (await t.pool.query("SELECT count(*)::int AS n FROM fetches")).rows[0].n;
+    const ok = { startedAt: new Date(), durationMs: 1, status: 200, outcome: "ok" as const, bytes: 1, itemsFound: 0 };
+    await expect(recordFetches(t.db, [
+      { rec: { ...ok, feedId: f }, update: { nextCheckAt: new Date(), error: null } },
+      { rec: { ...ok, feedId: 999_999 }, update: { nextCheckAt: new Date(), error: null } },
+    ])).rejects.toThrow();
+    expect((await t.pool.query("SELECT count(*)::int AS n FROM fetches")).rows[0].n).toBe(fetchesBefore);
+    expect(JSON.stringify((await t.pool.query("SELECT xmin::text, * FROM feeds ORDER BY id")).rows)).toBe(feedsBefore);
   });
 });
 
