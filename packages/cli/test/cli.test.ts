@@ -9,7 +9,9 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { afterAll, describe, expect, it } from "vitest";
+import { Queue, Worker } from "bullmq";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { JOB_NAMES, QUEUES } from "@newsfeed/jobs";
 import { TEST_ADMIN_URL } from "@newsfeed/store/testing";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
@@ -78,6 +80,38 @@ describe.concurrent("usage errors", () => {
       expect(r.stdout).toMatch(/Usage: newsfeed/);
     },
   );
+});
+
+describe("queues", { timeout: 120_000 }, () => {
+  it("counts jobs per queue and lists failures with their errors", async () => {
+    const prefix = `nf-test-cli-${randomBytes(4).toString("hex")}`;
+    const redis = new Redis(process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379", { maxRetriesPerRequest: null });
+    const fetch = new Queue(QUEUES.fetch, { connection: redis, prefix: `${prefix}:q` });
+    try {
+      await fetch.add(JOB_NAMES.fetch, { feedId: 7 }, { jobId: "doomed" });
+      const worker = new Worker(QUEUES.fetch, async () => {
+        throw new Error("publisher exploded");
+      }, { connection: redis, prefix: `${prefix}:q` });
+      await vi.waitFor(async () => expect(await fetch.getFailedCount()).toBe(1), { timeout: 10_000 });
+      await worker.close();
+      await fetch.add(JOB_NAMES.fetch, { feedId: 8 }, { jobId: "waiting-one" });
+      const env = { NEWSFEED_REDIS_PREFIX: prefix };
+      const stats = JSON.parse((await newsfeed(["queues", "--json"], env)).stdout) as { queue: string; waiting: number; failed: number; oldestWaitingS: number }[];
+      expect(stats.find((s) => s.queue === "fetch")).toMatchObject({ waiting: 1, failed: 1 });
+      expect(stats.find((s) => s.queue === "items")).toMatchObject({ waiting: 0, failed: 0, oldestWaitingS: null });
+      const text = await newsfeed(["queues"], env);
+      expect(text.stdout).toMatch(/^fetch\s+1\s+0\s+0\s+1\s+\d+ s$/m);
+      const failures = await newsfeed(["queues", "failed", "--queue", "fetch"], env);
+      expect(failures.stdout).toMatch(/doomed\s+7\s+-\s+1\s+publisher exploded/);
+      const bad = await newsfeed(["queues", "failed", "--queue", "nope"], env);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/--queue must be fetch or items, got 'nope'/);
+    } finally {
+      await fetch.obliterate({ force: true });
+      await fetch.close();
+      await redis.quit();
+    }
+  });
 });
 
 describe("against a database", { timeout: 120_000 }, () => {
@@ -151,6 +185,14 @@ describe("against a database", { timeout: 120_000 }, () => {
       const failed = await newsfeed(["feeds", "poll", bad], env);
       expect(failed.code).toBe(1);
       expect(failed.stdout).toMatch(/failed, http_status \(HTTP 500\)/);
+      expect((await newsfeed(["feeds", "reset-errors", bad])).stdout).toMatch(new RegExp(`feed ${bad}: errors cleared, due now`));
+      expect((await newsfeed(["feeds", "reset-errors", bad])).stdout).toMatch(/has no errors/);
+      expect((await newsfeed(["feeds", "pause", id])).stdout).toMatch(new RegExp(`feed ${id}: paused`));
+      const paused = await newsfeed(["feeds", "poll", id], env);
+      expect(paused.code).toBe(2);
+      expect(paused.stderr).toMatch(/is paused: it is not polled/);
+      expect((await newsfeed(["feeds", "resume", id])).stdout).toMatch(/polled again from now/);
+      expect(JSON.parse((await newsfeed(["feeds", "resume", id, "--json"])).stdout)).toEqual({ feedId: Number(id), changed: false });
       const unknown = await newsfeed(["feeds", "show", "99999"]);
       expect(unknown.code).toBe(2);
       expect(unknown.stderr).toMatch(/no feed '99999'/);

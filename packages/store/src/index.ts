@@ -6,7 +6,7 @@ export {
 } from "./migrate.ts";
 export * as schema from "./schema.ts";
 export {
-  addFeed, listFeeds, getFeed, findFeed, FeedLoader, recentFetches, countFeeds, claimDueFeeds, makeAllFeedsDue,
+  addFeed, listFeeds, getFeed, findFeed, FeedLoader, pauseFeed, resumeFeed, resetFeedErrors, recentFetches, countFeeds, claimDueFeeds, makeAllFeedsDue,
   type Feed, type FetchRow, type AddFeedResult, type ClaimedFeed,
 } from "./queries/feeds.ts";
 export { recordFetch, recordFetches, FetchRecorder, deferFeed, storedContentHashes, pruneFetches, type FetchRecord, type FetchOutcome, type FeedUpdate } from "./queries/fetches.ts";
@@ -14,3 +14,4 @@ export {
   saveAssignments, listStories, tableCounts, itemsForIndex, type AssignedItem, type SaveResult, type StoryRow, type StoryMerge,
   type IndexedItem,
 } from "./queries/stories.ts";
+export { prune, type PruneOptions, type PruneResult, type PruneProgress } from "./queries/prune.ts";

@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { pollFeed } from "@newsfeed/ingest";
-import { addFeed, findFeed, listFeeds, recentFetches, type Feed } from "@newsfeed/store";
+import {
+  addFeed, findFeed, listFeeds, pauseFeed, recentFetches, resetFeedErrors, resumeFeed, type Feed,
+} from "@newsfeed/store";
 import { UsageError, type Command } from "../cli.ts";
 import { safe, table, truncate } from "../format.ts";
 import { parseOpml, renderOpml } from "../opml.ts";
@@ -202,8 +204,48 @@ const poll: Command = {
   },
 };
 
+/** A subcommand that changes one feed's state and says what it did (or that nothing needed doing). */
+function stateChange(spec: {
+  name: string;
+  summary: string;
+  change: (db: Parameters<typeof findFeed>[0], id: number) => Promise<boolean>;
+  done: string;
+  unchanged: (f: Feed) => string;
+}): Command {
+  return {
+    name: spec.name,
+    args: "<id|url>",
+    arity: [1, 1],
+    summary: spec.summary,
+    options: { json: { type: "boolean" } },
+    optionHelp: { json: "the result as one JSON object" },
+    examples: [`pnpm newsfeed feeds ${spec.name} 12`, `pnpm newsfeed feeds ${spec.name} https://example.com/rss.xml`],
+    async run({ positionals, values }) {
+      await withDb(async ({ db }) => {
+        const feed = await feedArg(db, positionals[0]!);
+        const changed = await spec.change(db, feed.id);
+        if (values.json) console.log(JSON.stringify({ feedId: feed.id, changed }));
+        else console.log(changed ? `feed ${feed.id}: ${spec.done}` : `feed ${feed.id}: ${spec.unchanged(feed)}`);
+      });
+    },
+  };
+}
+
+const pause = stateChange({
+  name: "pause", summary: "Stop polling a feed (its items and stories stay)", change: pauseFeed,
+  done: "paused", unchanged: (f) => `not paused: it is ${f.state}`,
+});
+const resume = stateChange({
+  name: "resume", summary: "Poll a paused or gone feed again, from now", change: (db, id) => resumeFeed(db, id),
+  done: "polled again from now", unchanged: () => "already active",
+});
+const resetErrors = stateChange({
+  name: "reset-errors", summary: "Clear a feed's errors and check it now (the backoff starts over)",
+  change: (db, id) => resetFeedErrors(db, id), done: "errors cleared, due now", unchanged: () => "has no errors",
+});
+
 export const feedsCommand: Command = {
   name: "feeds",
-  summary: "Add, import, export, list, show and poll feeds",
-  subcommands: [add, importCmd, exportCmd, list, show, poll],
+  summary: "Add, import, export, list, show, poll, pause and resume feeds",
+  subcommands: [add, importCmd, exportCmd, list, show, poll, pause, resume, resetErrors],
 };

@@ -132,3 +132,34 @@ export async function makeAllFeedsDue(db: Db, now = new Date()): Promise<number>
   const res = await db.$client.query(`UPDATE feeds SET next_check_at = $1 WHERE state = 'active'`, [now]);
   return res.rowCount ?? 0;
 }
+
+/** Stops polling a feed (state paused); its items and stories stay. Returns false when it was not active. */
+export async function pauseFeed(db: Db, id: number): Promise<boolean> {
+  const { rowCount } = await db.$client.query(
+    `UPDATE feeds SET state = 'paused', updated_at = now() WHERE id = $1 AND state = 'active'`,
+    [id],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** Polls a paused or gone feed again, from now, with its error count cleared. Returns false when it was active. */
+export async function resumeFeed(db: Db, id: number, now = new Date()): Promise<boolean> {
+  const { rowCount } = await db.$client.query(
+    `UPDATE feeds SET state = 'active', next_check_at = $2, error_count = 0, error_class = NULL, last_error = NULL,
+                      updated_at = now()
+      WHERE id = $1 AND state <> 'active'`,
+    [id, now],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** Clears a feed's error state and makes it due now (the backoff starts over). Returns false when it had none. */
+export async function resetFeedErrors(db: Db, id: number, now = new Date()): Promise<boolean> {
+  const { rowCount } = await db.$client.query(
+    `UPDATE feeds SET error_count = 0, error_class = NULL, last_error = NULL, next_check_at = LEAST(next_check_at, $2),
+                      updated_at = now()
+      WHERE id = $1 AND (error_count > 0 OR error_class IS NOT NULL)`,
+    [id, now],
+  );
+  return (rowCount ?? 0) > 0;
+}

@@ -1,4 +1,5 @@
 import type { Db } from "../client.ts";
+import { deleteFetches } from "./prune.ts";
 
 export type FetchOutcome = "ok" | "not_modified" | "error";
 
@@ -178,15 +179,8 @@ export async function storedContentHashes(db: Db, feedId: number, identityKeys: 
 /**
  * Deletes fetch history older than `before`, in batches of `batchSize` rows (each
  * its own short statement, so writers never wait long); returns the rows removed.
+ * The retention command's own fetch step (see prune.ts).
  */
 export async function pruneFetches(db: Db, before: Date, batchSize = 5_000): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const { rowCount } = await db.$client.query(
-      `DELETE FROM fetches WHERE id IN (SELECT id FROM fetches WHERE started_at < $1 LIMIT $2)`,
-      [before, batchSize],
-    );
-    total += rowCount ?? 0;
-    if ((rowCount ?? 0) < batchSize) return total;
-  }
+  return (await deleteFetches(db, before, batchSize)).rows;
 }

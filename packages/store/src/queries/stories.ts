@@ -192,6 +192,26 @@ async function saveInTx(client: PoolClient, rows: AssignedItem[], merges: readon
     const into = storyId.get(m.into);
     if (into) touched.add(survivor.get(into) ?? into);
   }
+  const storiesUpdated = await recomputeStories(client, [...touched]);
+  return {
+    itemsInserted,
+    itemsUpdated,
+    storiesCreated: created.rowCount ?? 0,
+    membershipsAdded: members.rowCount ?? 0,
+    storiesUpdated,
+    storiesMerged,
+  };
+}
+
+/**
+ * Recomputes the aggregates of the given stories from their members (copies, outlets,
+ * first/last seen, canonical item, title, url); a story left without members keeps no
+ * counts. Rewrites only rows whose values change; returns how many stories with
+ * members changed. Call it inside the transaction that changed the memberships,
+ * with those stories locked.
+ */
+export async function recomputeStories(client: PoolClient, ids: readonly string[]): Promise<number> {
+  if (ids.length === 0) return 0;
   // Per-story LATERAL lookups use the story_items primary key and the items primary key,
   // whatever the planner's statistics say about the tables' sizes.
   const agg = await client.query(
@@ -214,24 +234,17 @@ async function saveInTx(client: PoolClient, rows: AssignedItem[], merges: readon
       WHERE s.id = n.story_id
         AND (s.copies, s.outlets, s.first_seen_at, s.last_seen_at, s.canonical_item_id, s.title, s.url)
             IS DISTINCT FROM (n.copies, n.outlets, n.first_seen, n.last_seen, n.item_id, n.title, n.url)`,
-    [[...touched]],
+    [ids],
   );
   // A story left without members (its only copy already belonged to another story, as when
-  // an item older than the index is delivered again) keeps no counts.
+  // an item older than the index is delivered again, or its copies were pruned) keeps no counts.
   await client.query(
     `UPDATE stories s SET copies = 0, outlets = 0, updated_at = now()
       WHERE s.id = ANY($1::bigint[]) AND s.copies <> 0
         AND NOT EXISTS (SELECT 1 FROM story_items si WHERE si.story_id = s.id)`,
-    [[...touched]],
+    [ids],
   );
-  return {
-    itemsInserted,
-    itemsUpdated,
-    storiesCreated: created.rowCount ?? 0,
-    membershipsAdded: members.rowCount ?? 0,
-    storiesUpdated: agg.rowCount ?? 0,
-    storiesMerged,
-  };
+  return agg.rowCount ?? 0;
 }
 
 /**

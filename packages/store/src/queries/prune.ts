@@ -1,0 +1,391 @@
+/**
+ * Retention: deletes old fetch history (and archived bodies) and, when asked, old
+ * items and the stories they leave without copies. Every batch is one short
+ * transaction that locks only the rows it removes (SKIP LOCKED: a row a writer
+ * holds is left for the next run), so writers never wait for more than a batch.
+ */
+import type { PoolClient } from "pg";
+import type { Db } from "../client.ts";
+import { recomputeStories } from "./stories.ts";
+
+export interface PruneOptions {
+  /** Fetches started before this are deleted, with their archived bodies. */
+  before: Date;
+  /** Archived bodies of the fetches kept that started before this are cleared (absent: none). */
+  bodiesBefore?: Date;
+  /** Also delete items last seen before `before`, then the stories left without copies. */
+  items?: boolean;
+  /** Rows per statement (default 2,000). */
+  batchSize?: number;
+  /** Count what would be removed; change nothing. */
+  dryRun?: boolean;
+  /** Called after every batch (awaited) with the running totals. */
+  onProgress?: (p: PruneProgress) => void | Promise<void>;
+}
+
+export interface PruneResult {
+  fetchesDeleted: number;
+  /** Archived bodies removed: those of the deleted fetches and those cleared on kept ones. */
+  bodiesRemoved: number;
+  /** Their size (gzip bytes). */
+  bodyBytes: number;
+  itemsDeleted: number;
+  /** Stories that lost copies but kept some: their aggregates and canonical copy recomputed. */
+  storiesUpdated: number;
+  /** Stories left without copies (with the stories merged into them). */
+  storiesDeleted: number;
+  batches: number;
+}
+
+export interface PruneProgress extends PruneResult {
+  phase: "fetches" | "bodies" | "items" | "stories";
+}
+
+/** Serializes the item and story batches of concurrent prunes (they lock stories). */
+const PRUNE_LOCK = 0x6e66_7072;
+
+export async function prune(db: Db, opts: PruneOptions): Promise<PruneResult> {
+  if (opts.dryRun) return countPrunable(db, opts);
+  const n = opts.batchSize ?? 2_000;
+  const total: PruneResult = {
+    fetchesDeleted: 0, bodiesRemoved: 0, bodyBytes: 0, itemsDeleted: 0, storiesUpdated: 0, storiesDeleted: 0, batches: 0,
+  };
+  const step = async (phase: PruneProgress["phase"], add: Partial<PruneResult>) => {
+    for (const [k, v] of Object.entries(add) as [keyof PruneResult, number][]) total[k] += v;
+    total.batches++;
+    await opts.onProgress?.({ phase, ...total });
+  };
+  await deleteFetches(db, opts.before, n, (b) => step("fetches", { fetchesDeleted: b.rows, bodiesRemoved: b.bodies, bodyBytes: b.bodyBytes }));
+  if (opts.bodiesBefore && opts.bodiesBefore > opts.before) {
+    await walkFetches(db, { from: opts.before, before: opts.bodiesBefore, action: "clear" }, n, (b) =>
+      step("bodies", { bodiesRemoved: b.bodies, bodyBytes: b.bodyBytes }),
+    );
+  }
+  if (opts.items) {
+    await deleteItems(db, opts.before, n, (b) => {
+      total.storiesUpdated = b.storiesKept;
+      return step("items", { itemsDeleted: b.itemsDeleted });
+    });
+    await deleteEmptyStories(db, opts.before, n, (deleted) => step("stories", { storiesDeleted: deleted }));
+  }
+  return total;
+}
+
+interface FetchBatch {
+  rows: number;
+  bodies: number;
+  bodyBytes: number;
+}
+
+/**
+ * Deletes fetches started before `before`, `batchSize` rows a statement; returns the totals.
+ * See walkFetches for the order.
+ */
+export function deleteFetches(
+  db: Db,
+  before: Date,
+  batchSize: number,
+  onBatch?: (b: FetchBatch) => void | Promise<void>,
+): Promise<FetchBatch> {
+  return walkFetches(db, { from: "-infinity", before, action: "delete" }, batchSize, onBatch);
+}
+
+/**
+ * Deletes the fetches started in [from, before) (action "delete"), or clears their
+ * archived bodies ("clear"), in batches of one statement each. Rows go in id order,
+ * the order they were written in, so a batch touches few pages and each statement
+ * reads only the rows it removes: up to a bound found through the (feed_id, started_at)
+ * index (each feed's latest matching fetch), then feed by feed through that index
+ * for any row written out of order. Rows a writer has locked are left for the next run.
+ */
+async function walkFetches(
+  db: Db,
+  m: { from: Date | "-infinity"; before: Date; action: "delete" | "clear" },
+  batchSize: number,
+  onBatch?: (b: FetchBatch) => void | Promise<void>,
+): Promise<FetchBatch> {
+  // In every statement $1 and $2 are the range; $3 and $4 the statement's own.
+  const where = `started_at >= $1::timestamptz AND started_at < $2${m.action === "clear" ? " AND body_gzip IS NOT NULL" : ""}`;
+  const cols = "id, feed_id, octet_length(body_gzip) AS bytes";
+  const act =
+    m.action === "delete"
+      ? `DELETE FROM fetches f USING batch b WHERE f.id = b.id RETURNING b.*`
+      : `UPDATE fetches f SET body_gzip = NULL FROM batch b WHERE f.id = b.id RETURNING b.*`;
+  const total = { rows: 0, bodies: 0, bodyBytes: 0 };
+  const run = async (batchSql: string, a: string, b: string) => {
+    const { rows } = await db.$client.query<{ n: number; bodies: number; bytes: string; last_id: string; last_feed: string }>(
+      `WITH batch AS (${batchSql}), done AS (${act})
+       SELECT count(*)::int AS n, count(bytes)::int AS bodies, COALESCE(sum(bytes), 0)::text AS bytes,
+              max(id)::text AS last_id, max(feed_id)::text AS last_feed
+         FROM done`,
+      [m.from, m.before, a, b],
+    );
+    const r = rows[0]!;
+    if (r.n > 0) {
+      const batch = { rows: r.n, bodies: r.bodies, bodyBytes: Number(r.bytes) };
+      total.rows += batch.rows;
+      total.bodies += batch.bodies;
+      total.bodyBytes += batch.bodyBytes;
+      await onBatch?.(batch);
+    }
+    return r;
+  };
+  const { rows } = await db.$client.query<{ bound: string | null }>(
+    `SELECT max(x.id)::text AS bound FROM feeds fd
+      CROSS JOIN LATERAL (SELECT id FROM fetches WHERE feed_id = fd.id AND ${where} ORDER BY started_at DESC LIMIT 1) x`,
+    [m.from, m.before],
+  );
+  const bound = rows[0]?.bound;
+  // No feed has a matching fetch: there is none.
+  if (!bound) return total;
+  for (let after = "0"; ; ) {
+    const r = await run(
+      `SELECT ${cols} FROM fetches WHERE id > $3 AND id <= $4 AND ${where} ORDER BY id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED`,
+      after, bound,
+    );
+    if (r.n < batchSize) break;
+    after = r.last_id;
+  }
+  for (let fromFeed = "0"; ; ) {
+    const r = await run(
+      `SELECT x.* FROM feeds fd
+        CROSS JOIN LATERAL (SELECT ${cols} FROM fetches WHERE feed_id = fd.id AND ${where}
+                             ORDER BY started_at LIMIT $4 FOR UPDATE SKIP LOCKED) x
+        WHERE fd.id >= $3 ORDER BY fd.id LIMIT $4`,
+      fromFeed, String(batchSize),
+    );
+    // Fewer rows than asked: every feed from `fromFeed` on was read to the end.
+    if (r.n < batchSize) return total;
+    fromFeed = r.last_feed;
+  }
+}
+
+/**
+ * Sizes the batches of transactions that lock stories: deleting an item or a story makes
+ * Postgres look up the rows that reference it (stories.canonical_item_id, merged_into_id,
+ * story_merges), which have no index, so a batch costs in proportion to the stories table.
+ * Batches start small, double while one takes under a quarter of the target, halve above it.
+ */
+class BatchSizer {
+  size: number;
+  constructor(
+    private readonly max: number,
+    private readonly targetMs = 500,
+  ) {
+    this.size = Math.min(max, 16);
+  }
+  /** Times `fn` (a batch of `this.size` rows) and sizes the next batch. */
+  async time<T>(fn: (size: number) => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    const out = await fn(this.size);
+    const ms = performance.now() - t0;
+    if (ms > this.targetMs) this.size = Math.max(1, Math.floor(this.size / 2));
+    else if (ms < this.targetMs / 4) this.size = Math.min(this.max, this.size * 2);
+    return out;
+  }
+}
+
+/** Runs `fn` in a transaction holding the prune lock; retries it on a deadlock. */
+async function inBatchTx<T>(db: Db, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await db.$client.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("SELECT pg_advisory_xact_lock($1)", [PRUNE_LOCK]);
+      const out = await fn(client);
+      await client.query("COMMIT");
+      return out;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      // A writer that locked a story first and then waited for us: Postgres broke the tie; do the batch again.
+      if ((err as { code?: string }).code !== "40P01" || attempt >= 5) throw err;
+    } finally {
+      client.release();
+    }
+  }
+}
+
+/**
+ * Deletes items last seen before `before` (their memberships go with them) in
+ * batches of one transaction each: the items (skipping any a writer holds), then
+ * their stories locked in id order, as saveAssignments locks them, then the delete
+ * and the stories' aggregates recomputed by saveAssignments' own code.
+ */
+async function deleteItems(
+  db: Db,
+  before: Date,
+  batchSize: number,
+  onBatch: (b: { itemsDeleted: number; storiesKept: number }) => Promise<void>,
+): Promise<void> {
+  // The stories that lost copies, and whether they still have some (the last batch that touched one says).
+  const touched = new Map<number, boolean>();
+  const sizer = new BatchSizer(batchSize);
+  // Cursor on (first_seen_at, id), exact to the microsecond (kept as text, not a JS Date).
+  let cursor: { ts: string; id: string } = { ts: "-infinity", id: "0" };
+  for (;;) {
+    const batch = await sizer.time((size) => inBatchTx(db, async (client) => {
+      // last_seen_at >= first_seen_at, so the first_seen index finds the candidates.
+      const { rows } = await client.query<{ id: string; ts: string }>(
+        `SELECT id, first_seen_at::text AS ts FROM items
+          WHERE first_seen_at >= $1::timestamptz AND (first_seen_at, id) > ($1::timestamptz, $2::bigint)
+            AND first_seen_at < $3 AND last_seen_at < $3
+          ORDER BY first_seen_at, id LIMIT $4 FOR UPDATE SKIP LOCKED`,
+        [cursor.ts, cursor.id, before, size],
+      );
+      if (rows.length === 0) return { found: 0, size, last: cursor, itemsDeleted: 0, kept: [] };
+      const ids = rows.map((r) => r.id);
+      // Lock the items' stories; a membership moves only under its story's lock, so
+      // once every story found is locked, the set is final.
+      const stories = new Set<string>();
+      for (;;) {
+        const found = await client.query<{ story_id: string }>(
+          `SELECT DISTINCT story_id::text FROM story_items WHERE item_id = ANY($1::bigint[])`,
+          [ids],
+        );
+        const fresh = found.rows.map((r) => r.story_id).filter((id) => !stories.has(id));
+        if (fresh.length === 0) break;
+        await client.query(`SELECT id FROM stories WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [fresh]);
+        for (const id of fresh) stories.add(id);
+      }
+      const del = await client.query(`DELETE FROM items WHERE id = ANY($1::bigint[])`, [ids]);
+      await recomputeStories(client, [...stories]);
+      const kept = await client.query<{ id: string; kept: boolean }>(
+        `SELECT id::text, copies > 0 AS kept FROM stories WHERE id = ANY($1::bigint[])`,
+        [[...stories]],
+      );
+      const lastRow = rows[rows.length - 1]!;
+      return {
+        found: rows.length, size, last: { ts: lastRow.ts, id: lastRow.id }, itemsDeleted: del.rowCount ?? 0, kept: kept.rows,
+      };
+    }));
+    if (batch.found === 0) return;
+    for (const r of batch.kept) touched.set(Number(r.id), r.kept);
+    let storiesKept = 0;
+    for (const k of touched.values()) if (k) storiesKept++;
+    await onBatch({ itemsDeleted: batch.itemsDeleted, storiesKept });
+    if (batch.found < batch.size) return;
+    cursor = batch.last;
+  }
+}
+
+/** The stories merged (directly or not) into each of `roots`, with the root they lead to. */
+const TREE_SQL = `
+  WITH RECURSIVE tree(id, root) AS (
+    SELECT r, r FROM unnest($1::bigint[]) AS r
+    UNION
+    SELECT s.id, t.root FROM stories s JOIN tree t ON s.merged_into_id = t.id)
+  SELECT id::text, root::text FROM tree WHERE id <> root`;
+
+/**
+ * Deletes stories last seen before `before` that have no copies and were not merged
+ * into another, together with the stories merged into them (they point at them), in
+ * batches; a story any part of which a writer holds is left for the next run.
+ */
+async function deleteEmptyStories(
+  db: Db,
+  before: Date,
+  batchSize: number,
+  onBatch: (deleted: number) => Promise<void>,
+): Promise<void> {
+  let cursor: { ts: string; id: string } = { ts: "-infinity", id: "0" };
+  const sizer = new BatchSizer(batchSize);
+  for (;;) {
+    const batch = await sizer.time((size) => inBatchTx(db, async (client) => {
+      const { rows } = await client.query<{ id: string; ts: string }>(
+        `SELECT id, last_seen_at::text AS ts FROM stories s
+          WHERE last_seen_at >= $1::timestamptz AND (last_seen_at, id) > ($1::timestamptz, $2::bigint)
+            AND last_seen_at < $3 AND merged_into_id IS NULL
+            AND NOT EXISTS (SELECT 1 FROM story_items si WHERE si.story_id = s.id)
+          ORDER BY last_seen_at, id LIMIT $4 FOR UPDATE SKIP LOCKED`,
+        [cursor.ts, cursor.id, before, size],
+      );
+      if (rows.length === 0) return { found: 0, size, last: cursor, deleted: 0 };
+      const lastRow = rows[rows.length - 1]!;
+      // Checked again under the lock: a copy added since the scan's snapshot keeps its story.
+      const empty = await client.query<{ id: string }>(
+        `SELECT id::text FROM stories s WHERE id = ANY($1::bigint[])
+            AND NOT EXISTS (SELECT 1 FROM story_items si WHERE si.story_id = s.id)`,
+        [rows.map((r) => r.id)],
+      );
+      const roots = empty.rows.map((r) => r.id);
+      // Nothing can be merged into a locked root, so its tree is final now.
+      const tree = roots.length ? (await client.query<{ id: string; root: string }>(TREE_SQL, [roots])).rows : [];
+      const locked = new Set<string>();
+      if (tree.length) {
+        const got = await client.query<{ id: string }>(
+          `SELECT id::text FROM stories WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE SKIP LOCKED`,
+          [tree.map((t) => t.id)],
+        );
+        for (const r of got.rows) locked.add(r.id);
+      }
+      const held = new Set(tree.filter((t) => !locked.has(t.id)).map((t) => t.root));
+      const doomed = [...roots.filter((r) => !held.has(r)), ...tree.filter((t) => !held.has(t.root)).map((t) => t.id)];
+      const del = doomed.length
+        ? await client.query(`DELETE FROM stories WHERE id = ANY($1::bigint[])`, [doomed])
+        : { rowCount: 0 };
+      return { found: rows.length, size, last: { ts: lastRow.ts, id: lastRow.id }, deleted: del.rowCount ?? 0 };
+    }));
+    if (batch.found === 0) return;
+    await onBatch(batch.deleted);
+    if (batch.found < batch.size) return;
+    cursor = batch.last;
+  }
+}
+
+/** What `prune` would remove, counted in one read-only transaction. */
+async function countPrunable(db: Db, opts: PruneOptions): Promise<PruneResult> {
+  const client = await db.$client.connect();
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const f = await client.query<{ n: number; bodies: number; bytes: string }>(
+      `SELECT count(*)::int AS n, count(body_gzip)::int AS bodies, COALESCE(sum(octet_length(body_gzip)), 0)::text AS bytes
+         FROM fetches WHERE started_at < $1`,
+      [opts.before],
+    );
+    let bodies = { bodies: 0, bytes: "0" };
+    if (opts.bodiesBefore && opts.bodiesBefore > opts.before) {
+      bodies = (
+        await client.query<{ bodies: number; bytes: string }>(
+          `SELECT count(*)::int AS bodies, COALESCE(sum(octet_length(body_gzip)), 0)::text AS bytes
+             FROM fetches WHERE started_at >= $1 AND started_at < $2 AND body_gzip IS NOT NULL`,
+          [opts.before, opts.bodiesBefore],
+        )
+      ).rows[0]!;
+    }
+    let items = { items: 0, updated: 0, stories: 0 };
+    if (opts.items) {
+      items = (
+        await client.query<{ items: number; updated: number; stories: number }>(
+          `WITH RECURSIVE old AS (
+             SELECT id FROM items WHERE first_seen_at < $1 AND last_seen_at < $1),
+           hit AS (
+             SELECT si.story_id, bool_or(o.id IS NULL) AS keeps
+               FROM story_items si LEFT JOIN old o ON o.id = si.item_id
+              WHERE si.story_id IN (SELECT story_id FROM story_items WHERE item_id IN (SELECT id FROM old))
+              GROUP BY si.story_id),
+           roots AS (
+             SELECT s.id FROM stories s
+              WHERE s.last_seen_at < $1 AND s.merged_into_id IS NULL
+                AND NOT EXISTS (SELECT 1 FROM story_items si LEFT JOIN old o ON o.id = si.item_id
+                                 WHERE si.story_id = s.id AND o.id IS NULL)),
+           tree(id) AS (SELECT id FROM roots UNION SELECT s.id FROM stories s JOIN tree t ON s.merged_into_id = t.id)
+           SELECT (SELECT count(*) FROM old)::int AS items,
+                  (SELECT count(*) FROM hit WHERE keeps)::int AS updated,
+                  (SELECT count(*) FROM tree)::int AS stories`,
+          [opts.before],
+        )
+      ).rows[0]!;
+    }
+    await client.query("COMMIT");
+    const r = f.rows[0]!;
+    return {
+      fetchesDeleted: r.n, bodiesRemoved: r.bodies + bodies.bodies, bodyBytes: Number(r.bytes) + Number(bodies.bytes),
+      itemsDeleted: items.items, storiesUpdated: items.updated, storiesDeleted: items.stories, batches: 0,
+    };
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
