@@ -147,6 +147,9 @@ export const stories = pgTable(
   (t) => [
     uniqueIndex("stories_key_key").on(t.key),
     index("stories_last_seen_idx").on(t.lastSeenAt),
+    // Deleting an item or a story checks these references: without indexes, a scan of stories each.
+    index("stories_canonical_item_idx").on(t.canonicalItemId),
+    index("stories_merged_into_idx").on(t.mergedIntoId),
     foreignKey({ columns: [t.mergedIntoId], foreignColumns: [t.id], name: "stories_merged_into_fk" }),
   ],
 );
@@ -162,7 +165,7 @@ export const storyMerges = pgTable("story_merges", {
   /** The item whose arrival matched both stories. */
   itemId: bigint("item_id", { mode: "number" }).references(() => items.id, { onDelete: "set null" }),
   mergedAt: tstz("merged_at").notNull().defaultNow(),
-});
+}, (t) => [index("story_merges_into_idx").on(t.intoStoryId), index("story_merges_item_idx").on(t.itemId)]);
 
 /** story_items: each item belongs to exactly one story. */
 export const storyItems = pgTable(

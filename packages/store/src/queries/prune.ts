@@ -1,8 +1,9 @@
 /**
  * Retention: deletes old fetch history (and archived bodies) and, when asked, old
  * items and the stories they leave without copies. Every batch is one short
- * transaction that locks only the rows it removes (SKIP LOCKED: a row a writer
- * holds is left for the next run), so writers never wait for more than a batch.
+ * transaction that locks only the rows it removes (items and stories with SKIP
+ * LOCKED: a row a writer holds is left for the next run), so writers never wait
+ * for more than a batch.
  */
 import type { PoolClient } from "pg";
 import type { Db } from "../client.ts";
@@ -77,10 +78,7 @@ interface FetchBatch {
   bodyBytes: number;
 }
 
-/**
- * Deletes fetches started before `before`, `batchSize` rows a statement; returns the totals.
- * See walkFetches for the order.
- */
+/** Deletes fetches started before `before`, `batchSize` rows a statement; returns the totals. */
 export function deleteFetches(
   db: Db,
   before: Date,
@@ -92,11 +90,12 @@ export function deleteFetches(
 
 /**
  * Deletes the fetches started in [from, before) (action "delete"), or clears their
- * archived bodies ("clear"), in batches of one statement each. Rows go in id order,
- * the order they were written in, so a batch touches few pages and each statement
- * reads only the rows it removes: up to a bound found through the (feed_id, started_at)
- * index (each feed's latest matching fetch), then feed by feed through that index
- * for any row written out of order. Rows a writer has locked are left for the next run.
+ * archived bodies ("clear"), `batchSize` rows a statement: the scheduler's statement
+ * since the start (a scan that stops at the batch's last row). Writers only insert
+ * fetches, so no writer waits for these row locks and none holds one we would wait
+ * for: no SKIP LOCKED here. (Walking the primary key in id order, with a pass feed by
+ * feed through (feed_id, started_at) for rows written out of order, was measured too:
+ * no faster in total, and slower when few rows are old.)
  */
 async function walkFetches(
   db: Db,
@@ -104,21 +103,18 @@ async function walkFetches(
   batchSize: number,
   onBatch?: (b: FetchBatch) => void | Promise<void>,
 ): Promise<FetchBatch> {
-  // In every statement $1 and $2 are the range; $3 and $4 the statement's own.
   const where = `started_at >= $1::timestamptz AND started_at < $2${m.action === "clear" ? " AND body_gzip IS NOT NULL" : ""}`;
-  const cols = "id, feed_id, octet_length(body_gzip) AS bytes";
   const act =
     m.action === "delete"
-      ? `DELETE FROM fetches f USING batch b WHERE f.id = b.id RETURNING b.*`
-      : `UPDATE fetches f SET body_gzip = NULL FROM batch b WHERE f.id = b.id RETURNING b.*`;
+      ? `DELETE FROM fetches f USING batch b WHERE f.id = b.id RETURNING b.bytes`
+      : `UPDATE fetches f SET body_gzip = NULL FROM batch b WHERE f.id = b.id RETURNING b.bytes`;
   const total = { rows: 0, bodies: 0, bodyBytes: 0 };
-  const run = async (batchSql: string, a: string, b: string) => {
-    const { rows } = await db.$client.query<{ n: number; bodies: number; bytes: string; last_id: string; last_feed: string }>(
-      `WITH batch AS (${batchSql}), done AS (${act})
-       SELECT count(*)::int AS n, count(bytes)::int AS bodies, COALESCE(sum(bytes), 0)::text AS bytes,
-              max(id)::text AS last_id, max(feed_id)::text AS last_feed
-         FROM done`,
-      [m.from, m.before, a, b],
+  for (;;) {
+    const { rows } = await db.$client.query<{ n: number; bodies: number; bytes: string }>(
+      `WITH batch AS (SELECT id, octet_length(body_gzip) AS bytes FROM fetches WHERE ${where} LIMIT $3),
+            done AS (${act})
+       SELECT count(*)::int AS n, count(bytes)::int AS bodies, COALESCE(sum(bytes), 0)::text AS bytes FROM done`,
+      [m.from, m.before, batchSize],
     );
     const r = rows[0]!;
     if (r.n > 0) {
@@ -128,35 +124,7 @@ async function walkFetches(
       total.bodyBytes += batch.bodyBytes;
       await onBatch?.(batch);
     }
-    return r;
-  };
-  const { rows } = await db.$client.query<{ bound: string | null }>(
-    `SELECT max(x.id)::text AS bound FROM feeds fd
-      CROSS JOIN LATERAL (SELECT id FROM fetches WHERE feed_id = fd.id AND ${where} ORDER BY started_at DESC LIMIT 1) x`,
-    [m.from, m.before],
-  );
-  const bound = rows[0]?.bound;
-  // No feed has a matching fetch: there is none.
-  if (!bound) return total;
-  for (let after = "0"; ; ) {
-    const r = await run(
-      `SELECT ${cols} FROM fetches WHERE id > $3 AND id <= $4 AND ${where} ORDER BY id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED`,
-      after, bound,
-    );
-    if (r.n < batchSize) break;
-    after = r.last_id;
-  }
-  for (let fromFeed = "0"; ; ) {
-    const r = await run(
-      `SELECT x.* FROM feeds fd
-        CROSS JOIN LATERAL (SELECT ${cols} FROM fetches WHERE feed_id = fd.id AND ${where}
-                             ORDER BY started_at LIMIT $4 FOR UPDATE SKIP LOCKED) x
-        WHERE fd.id >= $3 ORDER BY fd.id LIMIT $4`,
-      fromFeed, String(batchSize),
-    );
-    // Fewer rows than asked: every feed from `fromFeed` on was read to the end.
     if (r.n < batchSize) return total;
-    fromFeed = r.last_feed;
   }
 }
 
