@@ -17,7 +17,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { createRequire } from "node:module";
-import { assignBatch, chromeKeys, cleanParagraphs, cleanText, hamming, prepareItem, type Fingerprint } from "@newsfeed/dedupe";
+import { assignBatch, chromeKeys, cleanParagraphs, cleanText, hamming, prepareItem } from "@newsfeed/dedupe";
 import { createIndex, dedupeSettings, loadConfig } from "@newsfeed/cli";
 import type { ItemPayload } from "@newsfeed/jobs";
 import { args, deleteKeys, intOf, REDIS_URL } from "./lib.ts";
