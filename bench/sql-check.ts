@@ -9,7 +9,7 @@ import type pg from "pg";
  * Returns the lines to print; throws when anything differs.
  */
 export async function checkSeed(c: pg.PoolClient): Promise<string[]> {
-  const { rows } = await c.query<{ live: string; ties: string; bad: string; empty_bad: string; merges: string; merges_bad: string }>(
+  const { rows } = await c.query<{ live: string; ties: string; bad: string; empty_bad: string; merges: string; merges_bad: string; copied_bad: string }>(
     `WITH a AS (
        SELECT si.story_id, count(*)::int AS copies, count(DISTINCT i.feed_id)::int AS outlets,
               min(i.first_seen_at) AS fs, max(i.last_seen_at) AS ls,
@@ -26,14 +26,16 @@ export async function checkSeed(c: pg.PoolClient): Promise<string[]> {
             (SELECT count(*) FROM story_merges) AS merges,
             (SELECT count(*) FROM stories s LEFT JOIN story_merges m ON m.from_story_id = s.id
               WHERE (s.merged_into_id IS NOT NULL) <> (m.from_story_id IS NOT NULL)
-                 OR m.into_story_id IS DISTINCT FROM s.merged_into_id) AS merges_bad
+                 OR m.into_story_id IS DISTINCT FROM s.merged_into_id) AS merges_bad,
+            (SELECT count(*) FROM story_items si JOIN items i ON i.id = si.item_id
+              WHERE (si.feed_id, si.first_seen_at) IS DISTINCT FROM (i.feed_id, i.first_seen_at)) AS copied_bad
        FROM a JOIN items c ON c.id = a.canon LEFT JOIN stories s ON s.id = a.story_id`,
   );
   const r = rows[0]!;
   const lines = [
     `check: ${Number(r.live).toLocaleString("en")} stories with copies, aggregates and canonical copy recomputed from ` +
       `their members: ${r.bad} differ (copy times tied in ${r.ties}); ${Number(r.merges).toLocaleString("en")} merges, ` +
-      `${Number(r.empty_bad) + Number(r.merges_bad)} inconsistent`,
+      `${Number(r.empty_bad) + Number(r.merges_bad)} inconsistent; ${r.copied_bad} copies whose feed or first-seen time differs from their item's`,
   ];
   // Foreign keys were not checked while loading (session_replication_role = replica): check them all now.
   const fks = await c.query<{ conname: string; conrelid: string; confrelid: string; cols: string[]; refcols: string[] }>(
@@ -54,7 +56,7 @@ export async function checkSeed(c: pg.PoolClient): Promise<string[]> {
     if (Number(n[0]!.n)) broken.push(`${fk.conname}: ${n[0]!.n} rows`);
   }
   lines.push(`check: ${fks.rows.length} foreign keys, ${broken.length ? `BROKEN ${broken.join("; ")}` : "every reference found"}`);
-  if (Number(r.bad) || Number(r.ties) || Number(r.empty_bad) || Number(r.merges_bad) || broken.length) {
+  if (Number(r.bad) || Number(r.ties) || Number(r.empty_bad) || Number(r.merges_bad) || Number(r.copied_bad) || broken.length) {
     throw new Error(`the seed is inconsistent with the app's rules:\n  ${lines.join("\n  ")}`);
   }
   return lines;

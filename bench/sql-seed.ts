@@ -278,8 +278,9 @@ async function seedWith(c: pg.PoolClient, c2: pg.PoolClient, o: SeedOptions, siz
     await step(
       "story_items",
       [
-        `INSERT INTO story_items (story_id, item_id, distance, similarity, added_at)
-         SELECT story_no, item_id, distance, similarity, first_seen_at FROM (SELECT * FROM mi ORDER BY item_id OFFSET 0) mi`,
+        // feed_id and first_seen_at given, as the trigger would copy them from items (it only fires when they are not).
+        `INSERT INTO story_items (story_id, item_id, distance, similarity, added_at, feed_id, first_seen_at)
+         SELECT story_no, item_id, distance, similarity, first_seen_at, feed_id, first_seen_at FROM (SELECT * FROM mi ORDER BY item_id OFFSET 0) mi`,
       ],
       [`ANALYZE story_items`],
     );

@@ -1,6 +1,6 @@
 /**
  * pnpm bench:sql [--items 1000000] [--stories 300000] [--feeds 500] [--days 30] [--runs 5] [--body-bytes 6800]
- *                [--extra-indexes] [--rewrite-views] [--analyst-settings name=value,…] [--plans DIR] [--keep]
+ *                [--analyst-settings name=value,…] [--plans DIR] [--keep]
  *
  * Seeds a scratch database (all migrations) with ITEMS items in about STORIES stories from FEEDS
  * feeds over the last DAYS days, with fetches, merges and broken feeds (bench/sql-seed.ts says
@@ -11,23 +11,24 @@
  * 100 ms, none scanning items or story_items sequentially. Reference, same run: a full scan,
  * SELECT count(*) FROM items.
  *
- * Experiments (bench/sql-experiments.ts; in the scratch database only, never in the migrations),
- * applied one after the other in this order, every query measured again after each:
- * --extra-indexes creates covering indexes, --rewrite-views replaces analytics.story_items with
- * an equivalent view whose unused joins PostgreSQL can remove, --analyst-settings SETs planner
- * settings in the analyst's session (e.g. random_page_cost=1.1).
+ * Before the queries it refreshes the analytics rollups (the 7-day materialized views the
+ * ingest service refreshes every ANALYTICS_REFRESH_MINUTES) and prints how long each took; a
+ * query of a rollup counts as windowed (its window is the 7 days before the refresh).
+ * docs/sql/any-window/ holds the same reports over the views, for any window: timed too.
+ * --analyst-settings "name=value,…" SETs settings in the analyst's session (e.g. jit=off,
+ * random_page_cost=1.1) and measures every query again (bench/sql-experiments.ts).
  * --plans DIR writes each query's plan as JSON. --keep leaves the database for psql; Ctrl-C drops it.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { basename, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { runMigrations } from "@newsfeed/store";
+import { refreshRollups, ROLLUPS, runMigrations } from "@newsfeed/store";
 import { article, intOf, rng, scratchDatabase, vocabulary } from "./lib.ts";
 import { describeScans, explain, printSizes, tableSizes, timeQuery, type PlanFacts } from "./sql-measure.ts";
-import { EXTRA_INDEXES, parseSettings, VIEW_REWRITE } from "./sql-experiments.ts";
+import { parseSettings } from "./sql-experiments.ts";
 import { checkSeed } from "./sql-check.ts";
 import { seed, storySizes } from "./sql-seed.ts";
 
@@ -38,7 +39,7 @@ const LARGE = 100_000;
 const GOAL_MS = 100;
 const USAGE =
   "usage: pnpm bench:sql [--items 1000000] [--stories 300000] [--feeds 500] [--days 30] [--runs 5] [--body-bytes 6800] " +
-  "[--extra-indexes] [--rewrite-views] [--analyst-settings name=value,…] [--plans DIR] [--keep]";
+  "[--analyst-settings name=value,…] [--plans DIR] [--keep]";
 
 let a: Record<string, string | boolean | undefined>;
 try {
@@ -46,8 +47,7 @@ try {
     options: {
       items: { type: "string", default: "1000000" }, stories: { type: "string", default: "300000" },
       feeds: { type: "string", default: "500" }, days: { type: "string", default: "30" }, runs: { type: "string", default: "5" },
-      "body-bytes": { type: "string", default: "6800" }, "extra-indexes": { type: "boolean", default: false },
-      "rewrite-views": { type: "boolean", default: false }, "analyst-settings": { type: "string", default: "" },
+      "body-bytes": { type: "string", default: "6800" }, "analyst-settings": { type: "string", default: "" },
       plans: { type: "string", default: "" }, keep: { type: "boolean", default: false }, help: { type: "boolean", default: false },
     },
     strict: true,
@@ -73,7 +73,9 @@ const usage = (msg: string): never => {
 if (!Number.isInteger(BODY) || BODY < 0 || BODY > 16 << 20) usage(`--body-bytes must be a whole number from 0 to 16777216, got '${String(a["body-bytes"])}'`);
 if (STORIES > ITEMS) usage(`--stories (${STORIES}) cannot exceed --items (${ITEMS}): every story has a copy`);
 if (DAYS > 3650) usage(`--days must be at most 3650, got ${DAYS}`);
-const queryFiles = existsSync(SQL_DIR) ? readdirSync(SQL_DIR).filter((f) => f.endsWith(".sql")).sort() : [];
+const queryFiles = existsSync(SQL_DIR)
+  ? readdirSync(SQL_DIR, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".sql")).sort()
+  : [];
 if (queryFiles.length === 0) usage(`no queries: ${SQL_DIR} holds no .sql file`);
 const parsedSettings = a["analyst-settings"] ? parseSettings(a["analyst-settings"] as string) : [];
 const SETTINGS = typeof parsedSettings === "string" ? usage(parsedSettings) : parsedSettings;
@@ -174,6 +176,12 @@ try {
       `SELECT relname, reltuples::float8 AS n FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace`,
     );
     const big = new Set(large.rows.filter((r) => r.n > LARGE).map((r) => r.relname));
+    const refresh = await refreshRollups(pool);
+    console.log(
+      `\nanalytics rollups refreshed (REFRESH MATERIALIZED VIEW CONCURRENTLY, as the ingest service does): ` +
+        ROLLUPS.map((r) => `${r} ${fmtMs(refresh.ms[r] ?? NaN)} ms`).join(", "),
+    );
+    await admin.query(`ANALYZE ${ROLLUPS.join(", ")}`);
     const analyst = await pool.connect();
     analyst.on("error", () => {});
     try {
@@ -186,32 +194,6 @@ try {
         return rs;
       };
       const experiments: { flag: string; apply: () => Promise<void> }[] = [];
-      if (a["extra-indexes"]) {
-        experiments.push({
-          flag: "--extra-indexes",
-          apply: async () => {
-            for (const ddl of EXTRA_INDEXES) {
-              const t = performance.now();
-              await admin.query(ddl);
-              console.log(`  ${ddl};  -- ${((performance.now() - t) / 1000).toFixed(1)} s`);
-            }
-            await admin.query("VACUUM ANALYZE items, story_items");
-            for (const t of await tableSizes(admin, ["items", "story_items"])) {
-              const was = sizesNow.find((x) => x.table === t.table)!;
-              console.log(`  ${t.table} indexes: ${mb(was.indexes)} → ${mb(t.indexes)}`);
-            }
-          },
-        });
-      }
-      if (a["rewrite-views"]) {
-        experiments.push({
-          flag: "--rewrite-views",
-          apply: async () => {
-            await admin.query(VIEW_REWRITE);
-            console.log("  CREATE OR REPLACE VIEW analytics.story_items: LEFT JOIN stories, LEFT JOIN feeds (bench/sql-experiments.ts)");
-          },
-        });
-      }
       if (SETTINGS.length) {
         experiments.push({
           flag: `--analyst-settings ${SETTINGS.map(([k, v]) => `${k}=${v}`).join(",")}`,
@@ -265,11 +247,12 @@ async function runQueries(c: pg.PoolClient, big: Set<string>, planPrefix: string
     const sql = readFileSync(join(SQL_DIR, file), "utf8");
     const run = await timeQuery(c, sql, RUNS);
     const facts = await explain(c, sql.trim().replace(/;\s*$/, ""));
-    if (PLANS) writeFileSync(join(PLANS, `${planPrefix}${basename(file, ".sql")}.json`), JSON.stringify(facts.plan, null, 2));
+    if (PLANS) writeFileSync(join(PLANS, `${planPrefix}${file.replace(/\.sql$/, "").replace(/\//g, "__")}.json`), JSON.stringify(facts.plan, null, 2));
     const largeSeq = [...new Set(facts.scans.filter((s) => s.node === "Seq Scan" && big.has(s.relation))
       .map((s) => `${s.parallel ? "Parallel Seq Scan " : ""}${s.relation}`))];
-    // A windowed query has a window relative to now() (comments aside).
-    const windowed = /\bnow\(\)/i.test(sql.replace(/--[^\n]*/g, ""));
+    // A windowed query has a window relative to now() or reads a rollup of the last 7 days (comments aside).
+    const code = sql.replace(/--[^\n]*/g, "");
+    const windowed = /\bnow\(\)/i.test(code) || ROLLUPS.some((r) => code.includes(r));
     out.push({ file, windowed, medianMs: run.medianMs, times: run.times, rows: run.rows, largeSeq, facts });
   }
   return out;

@@ -1,10 +1,6 @@
--- What share of each feed's items in the last 7 days were copies of a story other outlets carried too?
-SELECT si.feed_id, si.outlet,
-       count(*) AS items,
-       count(*) FILTER (WHERE s.outlets > 1) AS shared,
-       round(count(*) FILTER (WHERE s.outlets > 1)::numeric / count(*), 3) AS duplicate_rate
-  FROM analytics.story_items si
-  JOIN analytics.stories s USING (story_id)
- WHERE si.first_seen_at >= now() - interval '7 days'
- GROUP BY si.feed_id, si.outlet
- ORDER BY duplicate_rate DESC, si.feed_id;
+-- What share of each feed's items in the last 7 days (before the rollup's last refresh,
+-- window_end) were copies of a story other outlets carried too?
+-- Another window: any-window/duplicate_rate_per_feed.sql.
+SELECT feed_id, outlet, items, shared, round(duplicate_rate::numeric, 3) AS duplicate_rate, window_end
+  FROM analytics.feed_duplicates_7d
+ ORDER BY duplicate_rate DESC, feed_id;

@@ -1,12 +1,7 @@
--- Which outlets carry the same wire stories? Pairs of outlets by stories they both carried in the last 7 days.
-WITH recent AS (
-  SELECT DISTINCT story_id, feed_id, outlet
-    FROM analytics.story_items
-   WHERE first_seen_at >= now() - interval '7 days'
-)
-SELECT a.outlet AS outlet_a, b.outlet AS outlet_b, count(*) AS shared_stories
-  FROM recent a
-  JOIN recent b ON b.story_id = a.story_id AND b.feed_id > a.feed_id
- GROUP BY a.feed_id, a.outlet, b.feed_id, b.outlet
- ORDER BY shared_stories DESC, a.feed_id, b.feed_id
+-- Which outlets carry the same wire stories? Pairs of outlets by stories they both carried in
+-- the last 7 days (before the rollup's last refresh, window_end).
+-- Another window: any-window/outlets_same_wire.sql.
+SELECT outlet_a, outlet_b, shared_stories, window_end
+  FROM analytics.outlet_pairs_7d
+ ORDER BY shared_stories DESC, feed_a, feed_b
  LIMIT 50;

@@ -54,6 +54,8 @@ export const envSchema = z.object({
     .string()
     .default("")
     .refine((v) => v.split(",").every((p) => !p.trim() || /^[^=\s]+=\d+$/.test(p.trim())), "expected host=fetches_per_minute,…"),
+  /** The ingest service refreshes the analytics rollups this often, in minutes (0: never). */
+  ANALYTICS_REFRESH_MINUTES: int(15, 0),
   POLL_MIN_INTERVAL_S: int(300, 1),
   POLL_MAX_INTERVAL_S: int(86_400, 1),
   POLL_DEFAULT_INTERVAL_S: int(1_800, 1),

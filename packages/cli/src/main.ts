@@ -2,6 +2,7 @@
 /** The `newsfeed` operator CLI. Exit codes: 0 done, 1 failed, 2 usage error. */
 import { dispatch, UsageError, type Command } from "./cli.ts";
 import { ConfigError } from "./config.ts";
+import { analyticsCommand } from "./commands/analytics.ts";
 import { dedupeCommand } from "./commands/dedupe.ts";
 import { feedsCommand } from "./commands/feeds.ts";
 import { migrateCommand } from "./commands/migrate.ts";
@@ -13,7 +14,7 @@ import { storiesCommand } from "./commands/stories.ts";
 const root: Command = {
   name: "newsfeed",
   summary: "newsfeed: poll news feeds, cluster cross-outlet reprints into stories, keep them in Postgres",
-  subcommands: [startCommand, migrateCommand, feedsCommand, runCommand, storiesCommand, dedupeCommand, queuesCommand, pruneCommand],
+  subcommands: [startCommand, migrateCommand, feedsCommand, runCommand, storiesCommand, dedupeCommand, queuesCommand, pruneCommand, analyticsCommand],
   examples: ["pnpm newsfeed migrate", "pnpm newsfeed feeds add https://example.com/rss.xml", "pnpm newsfeed run all", "pnpm newsfeed stories --since 24h"],
 };
 

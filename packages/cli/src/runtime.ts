@@ -6,7 +6,7 @@ import { Queue, type Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { QUEUES } from "@newsfeed/jobs";
-import { assertSchemaCurrent, createDb, FeedLoader, FetchRecorder, type DbHandle } from "@newsfeed/store";
+import { assertSchemaCurrent, createDb, FeedLoader, FetchRecorder, refreshRollups, type DbHandle } from "@newsfeed/store";
 import {
   closeHttp, createIngestWorker, DEFAULT_SCHEDULE, HostGate, parseHostBudgets, startScheduler, type PollDeps, type Scheduler,
 } from "@newsfeed/ingest";
@@ -117,6 +117,8 @@ export async function startServices(rt: Runtime, role: Role): Promise<Services> 
     services.workers.push(worker);
     rt.onClose(() => worker.close());
     rt.onClose(() => scheduler.stop());
+    const minutes = rt.config.ANALYTICS_REFRESH_MINUTES;
+    if (minutes > 0) rt.onClose(startRollupRefresh(rt, minutes * 60_000));
   }
   if (role === "dedupe" || role === "all") {
     const worker = createDedupeWorker({
@@ -128,6 +130,36 @@ export async function startServices(rt: Runtime, role: Role): Promise<Services> 
   }
   rt.logger.info({ role }, "newsfeed services started");
   return services;
+}
+
+/**
+ * Refreshes the analytics rollups now and every `everyMs` (one process at a time: the others
+ * find the lock taken and skip). Returns the stop function, which waits for a running refresh.
+ */
+export function startRollupRefresh(rt: Pick<Runtime, "db" | "logger">, everyMs: number): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  const tick = () => {
+    if (running) return; // the last one is still going: skip this turn
+    running = (async () => {
+      const t0 = Date.now();
+      try {
+        const r = await refreshRollups(rt.db.pool);
+        if (r.refreshed) rt.logger.info({ ms: Date.now() - t0, rollups: r.ms }, "analytics rollups refreshed");
+        else rt.logger.debug("analytics rollups: another process is refreshing them");
+      } catch (err) {
+        rt.logger.warn({ err: (err as Error).message }, "analytics rollups refresh failed");
+      } finally {
+        running = undefined;
+      }
+    })();
+  };
+  tick();
+  const timer = setInterval(tick, everyMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
 }
 
 /** Waits for SIGINT/SIGTERM, then closes the runtime; a second signal exits at once. */

@@ -205,6 +205,15 @@ describe("against a database", { timeout: 120_000 }, () => {
     }
   });
 
+  it("refreshes the analytics rollups", async () => {
+    const r = await newsfeed(["analytics", "refresh", "--json"]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { refreshed: boolean; ms: Record<string, number> };
+    expect(out.refreshed).toBe(true);
+    expect(Object.keys(out.ms)).toEqual(["analytics.outlet_delay_7d", "analytics.feed_duplicates_7d", "analytics.outlet_pairs_7d"]);
+    expect((await newsfeed(["analytics", "refresh"])).stdout).toMatch(/^refreshed analytics\.outlet_delay_7d \(\d+ ms\), .* in \d+\.\d s$/m);
+  });
+
   it("prints stories, or says there are none", async () => {
     const r = await newsfeed(["stories", "--since", "1h"]);
     expect(r.code).toBe(0);

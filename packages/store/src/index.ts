@@ -15,3 +15,4 @@ export {
   type IndexedItem,
 } from "./queries/stories.ts";
 export { prune, type PruneOptions, type PruneResult, type PruneProgress } from "./queries/prune.ts";
+export { refreshRollups, ROLLUPS, REFRESH_LOCK, type RefreshResult } from "./queries/analytics.ts";

@@ -182,6 +182,16 @@ export const storyItems = pgTable(
     /** Estimated share (0–1) of the smaller text contained in the copy it matched; 1 for the first item. */
     similarity: real("similarity").notNull().default(1),
     addedAt: tstz("added_at").notNull().defaultNow(),
+    /**
+     * The item's feed and first-seen time, copied from items by a trigger on insert (both never
+     * change), so that windowed queries over copies read this table's index alone.
+     */
+    feedId: bigint("feed_id", { mode: "number" }).notNull(),
+    firstSeenAt: tstz("first_seen_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.storyId, t.itemId] }), uniqueIndex("story_items_item_key").on(t.itemId)],
+  (t) => [
+    primaryKey({ columns: [t.storyId, t.itemId] }),
+    uniqueIndex("story_items_item_key").on(t.itemId),
+    index("story_items_first_seen_idx").on(t.firstSeenAt),
+  ],
 );
