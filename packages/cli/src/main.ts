@@ -8,13 +8,15 @@ import { feedsCommand } from "./commands/feeds.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { pruneCommand } from "./commands/prune.ts";
 import { queuesCommand } from "./commands/queues.ts";
+import { replayCommand } from "./commands/replay.ts";
 import { runCommand, startCommand } from "./commands/run.ts";
+import { statusCommand } from "./commands/status.ts";
 import { storiesCommand } from "./commands/stories.ts";
 
 const root: Command = {
   name: "newsfeed",
   summary: "newsfeed: poll news feeds, cluster cross-outlet reprints into stories, keep them in Postgres",
-  subcommands: [startCommand, migrateCommand, feedsCommand, runCommand, storiesCommand, dedupeCommand, queuesCommand, pruneCommand, analyticsCommand],
+  subcommands: [startCommand, migrateCommand, feedsCommand, runCommand, storiesCommand, dedupeCommand, statusCommand, queuesCommand, replayCommand, pruneCommand, analyticsCommand],
   examples: ["pnpm newsfeed migrate", "pnpm newsfeed feeds add https://example.com/rss.xml", "pnpm newsfeed run all", "pnpm newsfeed stories --since 24h"],
 };
 

@@ -17,3 +17,9 @@ export {
   dedupeBatch, assignBatch, prepareItem, type DedupeDeps, type DedupeSettings, type PreparedItem, type AssignedBatch,
 } from "./pipeline.ts";
 export { createDedupeWorker, type DedupeWorkerOptions } from "./worker.ts";
+export { type IndexedRef, type IndexRefreshResult } from "./index/fingerprint-index.ts";
+export {
+  replayItems, planClusters, keyCandidates, derivedKey, contextKey,
+  type ReplayItemsDeps, type ReplayItemsOptions, type ReplayItemsResult, type ReplayProgress, type StoryChanges,
+  type ClusterPlanInput, type ClusterPlan,
+} from "./recluster.ts";

@@ -14,3 +14,4 @@ export { createIngestWorker, type IngestWorkerOptions } from "./worker.ts";
 export { startScheduler, scheduleDueFeeds, type Scheduler, type SchedulerOptions } from "./scheduler.ts";
 export { extractArticle, EXTRACT_DEFAULTS, type ExtractedArticle, type ExtractOptions } from "./fulltext/extract.ts";
 export { fillFullText, needsFullText, FULL_TEXT_DEFAULTS, type FetchPage, type FullTextResult } from "./fulltext/fulltext.ts";
+export { readArchivedBody, NewestVersions, replayVerdict, type ArchivedBody, type ReplayVerdict } from "./replay.ts";

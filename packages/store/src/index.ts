@@ -15,4 +15,11 @@ export {
   type IndexedItem,
 } from "./queries/stories.ts";
 export { prune, type PruneOptions, type PruneResult, type PruneProgress } from "./queries/prune.ts";
+export { archivedFeeds, archivedFetchPage, storedItemVersions, type ArchiveRange, type ArchivedFeed, type ArchivedFetch, type StoredVersion } from "./queries/replay.ts";
 export { refreshRollups, ROLLUPS, REFRESH_LOCK, type RefreshResult } from "./queries/analytics.ts";
+export { removeFeed, type RemoveFeedResult, type RemoveFeedOptions } from "./queries/feeds.ts";
+export { storeStatus, type StoreStatus, type StoreStatusOptions, type FeedStateCounts, type RecentFetchError } from "./queries/status.ts";
+export {
+  countWindowItems, windowItems, countContextItems, contextItems, storiesByKey, storiesWithItemsOutside, applyItemChanges,
+  type ItemWindow, type StoredItem, type StoryRef, type ItemChange, type ApplyResult,
+} from "./queries/recluster.ts";

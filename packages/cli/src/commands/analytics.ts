@@ -29,4 +29,5 @@ export const analyticsCommand: Command = {
   name: "analytics",
   summary: "Maintain the analysts' schema (docs/analysts.md)",
   subcommands: [refresh],
+  examples: ["pnpm newsfeed analytics refresh"],
 };

@@ -60,6 +60,7 @@ const rebuild: Command = {
 
 export const dedupeCommand: Command = {
   name: "dedupe",
-  summary: "Maintain the dedupe index",
+  summary: "Maintain the dedupe index (its size: `newsfeed status`)",
+  examples: ["pnpm newsfeed dedupe rebuild-index", "pnpm --silent newsfeed dedupe rebuild-index --since 7d --json"],
   subcommands: [rebuild],
 };

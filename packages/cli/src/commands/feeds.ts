@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { pollFeed } from "@newsfeed/ingest";
 import {
-  addFeed, findFeed, listFeeds, pauseFeed, recentFetches, resetFeedErrors, resumeFeed, type Feed,
+  addFeed, assertSchemaCurrent, findFeed, listFeeds, pauseFeed, recentFetches, removeFeed, resetFeedErrors, resumeFeed, type Feed, type RemoveFeedResult,
 } from "@newsfeed/store";
 import { UsageError, type Command } from "../cli.ts";
 import { safe, table, truncate } from "../format.ts";
-import { parseOpml, renderOpml } from "../opml.ts";
+import { decodeOpml, parseOpml, renderOpml } from "../opml.ts";
 import { loadConfig } from "../config.ts";
 import { createLogger } from "../logger.ts";
 import { createRuntime } from "../runtime.ts";
@@ -16,19 +16,25 @@ const add: Command = {
   args: "<url>",
   arity: [1, 1],
   summary: "Add a feed to poll (an existing URL is left as it is)",
-  options: { title: { type: "string" }, "full-text": { type: "boolean" } },
+  options: { title: { type: "string" }, "full-text": { type: "boolean" }, json: { type: "boolean" } },
   optionHelp: {
     title: "a title to show until the feed supplies its own",
     "full-text": "fetch each new item's page and extract its text (for feeds that carry summaries only)",
+    json: "the result as one JSON object: {id, url, created}",
   },
-  examples: ["pnpm newsfeed feeds add https://example.com/rss.xml", "pnpm newsfeed feeds add --full-text https://example.com/summaries.xml"],
+  examples: [
+    "pnpm newsfeed feeds add https://example.com/rss.xml",
+    "pnpm newsfeed feeds add --full-text https://example.com/summaries.xml",
+    "pnpm --silent newsfeed feeds add https://example.com/rss.xml --json | jq .id",
+  ],
   async run({ positionals, values }) {
     const url = feedUrlArg(positionals[0]!);
     await withDb(async ({ db }) => {
       const { feed, created } = await addFeed(db, {
         url, title: (values.title as string | undefined) ?? null, fullText: values["full-text"] === true,
       });
-      console.log(created ? `added feed ${feed.id}: ${safe(url)}` : `feed ${feed.id} already exists: ${safe(url)}`);
+      if (values.json) console.log(JSON.stringify({ id: feed.id, url: feed.url, created }));
+      else console.log(created ? `added feed ${feed.id}: ${safe(url)}` : `feed ${feed.id} already exists: ${safe(url)}`);
     });
   },
 };
@@ -37,26 +43,33 @@ const importCmd: Command = {
   name: "import",
   args: "<file.opml>",
   arity: [1, 1],
-  summary: "Add every feed of an OPML file",
-  examples: ["pnpm newsfeed feeds import subscriptions.opml"],
-  async run({ positionals }) {
+  summary: "Add every feed of an OPML file (nested folders included; feeds already present are left as they are)",
+  options: { json: { type: "boolean" } },
+  optionHelp: { json: "the result as one JSON object: counts, and the URLs skipped" },
+  examples: [
+    "pnpm newsfeed feeds import subscriptions.opml",
+    "pnpm --silent newsfeed feeds import subscriptions.opml --json | jq .added",
+  ],
+  async run({ positionals, values }) {
     const file = positionals[0]!;
-    let xml: string;
+    let bytes: Buffer;
     try {
-      xml = await readFile(file, "utf8");
+      bytes = await readFile(file);
     } catch (err) {
       throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     let entries;
     try {
-      entries = parseOpml(xml);
+      entries = parseOpml(decodeOpml(bytes));
     } catch (err) {
       throw new UsageError(`${file}: ${(err as Error).message}`);
     }
     await withDb(async ({ db }) => {
       let added = 0;
       let existing = 0;
+      let duplicates = 0;
       const skipped: string[] = [];
+      const seen = new Set<string>();
       for (const e of entries) {
         let url: string;
         try {
@@ -65,19 +78,32 @@ const importCmd: Command = {
           skipped.push(e.url);
           continue;
         }
+        // The same feed written two ways (e.g. "HTTPS://Example.com/rss" and "https://example.com/rss").
+        if (seen.has(url)) {
+          duplicates++;
+          continue;
+        }
+        seen.add(url);
         const { created } = await addFeed(db, { url, title: e.title });
         if (created) added++;
         else existing++;
       }
+      if (values.json) {
+        console.log(JSON.stringify({ file, feeds: entries.length, added, existing, duplicates, skipped }));
+        return;
+      }
       for (const s of skipped) console.error(`skipped (not an http(s) URL): ${safe(s)}`);
-      console.log(`${entries.length} feeds in ${file}: ${added} added, ${existing} already present, ${skipped.length} skipped`);
+      console.log(
+        `${entries.length} feeds in ${file}: ${added} added, ${existing} already present, ${skipped.length} skipped` +
+          (duplicates ? `, ${duplicates} duplicates` : ""),
+      );
     });
   },
 };
 
 const exportCmd: Command = {
   name: "export",
-  summary: "Print every feed as OPML 2.0",
+  summary: "Print every feed as OPML 2.0 (for a script: `feeds list --json`)",
   examples: ["pnpm --silent newsfeed feeds export > subscriptions.opml"],
   async run() {
     await withDb(async ({ db }) => {
@@ -244,8 +270,73 @@ const resetErrors = stateChange({
   change: (db, id) => resetFeedErrors(db, id), done: "errors cleared, due now", unchanged: () => "has no errors",
 });
 
+const remove: Command = {
+  name: "remove",
+  args: "<id|url>",
+  arity: [1, 1],
+  summary: "Delete a feed with its items and fetch history; its stories are recomputed, those left empty deleted",
+  options: { yes: { type: "boolean" }, "dry-run": { type: "boolean" }, json: { type: "boolean" } },
+  optionHelp: {
+    yes: "required to delete (no prompt: scripts pass it); without it nothing changes",
+    "dry-run": "count what would be removed; change nothing",
+    json: "the result as one JSON object",
+  },
+  examples: [
+    "pnpm newsfeed feeds remove 12 --dry-run",
+    "pnpm newsfeed feeds remove https://example.com/rss.xml --yes",
+    "pnpm --silent newsfeed feeds remove 12 --yes --json | jq .items",
+    "# The feed is paused first, then its items go 1,000 a transaction (stories recomputed in each), its fetches,",
+    "# and the feed last. Interrupted, it leaves a paused feed with fewer items: run it again to finish.",
+    "# Exit codes: 0 removed (or counted), 1 failed, 2 usage error (no --yes or --dry-run, or no such feed).",
+  ],
+  async run({ positionals, values }) {
+    const dryRun = values["dry-run"] === true;
+    if (!dryRun && values.yes !== true) {
+      throw new UsageError(
+        `'feeds remove' deletes the feed's items and fetch history for good: add --yes (or see what would go with --dry-run)`,
+      );
+    }
+    // Progress on stderr once a removal runs for more than a second, then every second.
+    const tty = process.stderr.isTTY === true;
+    let lastLine = Date.now();
+    let printed = false;
+    const onProgress = (p: RemoveFeedResult) => {
+      if (Date.now() - lastLine < 1000) return;
+      lastLine = Date.now();
+      printed = true;
+      const line = `removing feed ${p.feedId}: ${p.items} items, ${p.fetches} fetches, ${p.storiesDeleted} stories deleted (${p.batches} transactions)`;
+      process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+    };
+    await withDb(async ({ db, pool }) => {
+      await assertSchemaCurrent(pool);
+      const feed = await feedArg(db, positionals[0]!);
+      const res = await removeFeed(db, feed.id, { dryRun, onProgress });
+      if (tty && printed) process.stderr.write("\n");
+      // Removed by someone else between the two statements.
+      if (!res) throw new UsageError(`no feed '${positionals[0]!}' (give a feed id or URL; see \`pnpm newsfeed feeds list\`)`);
+      if (values.json) {
+        console.log(JSON.stringify({ dryRun, ...res }));
+        return;
+      }
+      const rows: [string, number][] = dryRun
+        ? [["items to delete", res.items], ["fetches to delete", res.fetches], ["stories to recompute", res.storiesRecomputed], ["stories to delete (left without copies)", res.storiesDeleted]]
+        : [["items deleted", res.items], ["fetches deleted", res.fetches], ["stories recomputed", res.storiesRecomputed], ["stories deleted (left without copies)", res.storiesDeleted]];
+      console.log(dryRun ? `dry run, nothing changed: removing feed ${res.feedId} (${safe(res.url)}) would delete` : `removed feed ${res.feedId}: ${safe(res.url)}`);
+      const w = Math.max(...rows.map(([k]) => k.length));
+      for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`);
+    });
+  },
+};
+
 export const feedsCommand: Command = {
   name: "feeds",
-  summary: "Add, import, export, list, show, poll, pause and resume feeds",
-  subcommands: [add, importCmd, exportCmd, list, show, poll, pause, resume, resetErrors],
+  summary: "Add, import, export, list, show, poll, pause, resume and remove feeds",
+  examples: [
+    "pnpm newsfeed feeds add https://example.com/rss.xml",
+    "pnpm newsfeed feeds import subscriptions.opml",
+    "pnpm newsfeed feeds list",
+    "pnpm newsfeed feeds show 12",
+    "pnpm newsfeed feeds remove 12 --yes",
+  ],
+  subcommands: [add, importCmd, exportCmd, list, show, poll, pause, resume, resetErrors, remove],
 };

@@ -8,17 +8,45 @@ import { intArg } from "./shared.ts";
 
 const NAMES = Object.values(QUEUES) as QueueName[];
 
+/**
+ * A connection for a one-shot command: no reconnecting, and when Redis cannot be
+ * reached the cause itself is thrown (e.g. ECONNREFUSED with its port, which main.ts
+ * turns into a hint), not ioredis' "Connection is closed".
+ */
+export async function connectRedis(url: string): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5_000, retryStrategy: () => null });
+  let first: Error | undefined;
+  redis.on("error", (err: Error) => {
+    first ??= err;
+  });
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw first ?? err;
+  }
+  return redis;
+}
+
+/** The queues under a Redis prefix, on one connection (close them before the connection). */
+export function openQueues(redis: Redis, redisPrefix: string): Map<QueueName, Queue> {
+  return new Map(NAMES.map((n) => [n, new Queue(n, { connection: redis, prefix: `${redisPrefix}:q` })]));
+}
+
+export async function closeQueues(queues: Map<QueueName, Queue>): Promise<void> {
+  for (const q of queues.values()) await q.close().catch(() => {});
+}
+
 /** Runs `fn` with the queues of the configured Redis prefix, closing them after. */
 async function withQueues<T>(fn: (queues: Map<QueueName, Queue>) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
-  await redis.connect();
-  const queues = new Map(NAMES.map((n) => [n, new Queue(n, { connection: redis, prefix: `${config.NEWSFEED_REDIS_PREFIX}:q` })]));
+  const redis = await connectRedis(config.REDIS_URL);
+  const queues = openQueues(redis, config.NEWSFEED_REDIS_PREFIX);
   try {
     return await fn(queues);
   } finally {
-    for (const q of queues.values()) await q.close();
-    await redis.quit();
+    await closeQueues(queues);
+    await redis.quit().catch(() => redis.disconnect());
   }
 }
 

@@ -1,6 +1,8 @@
 import { asc, desc, eq, getTableColumns, inArray, sql } from "drizzle-orm";
+import type { PoolClient } from "pg";
 import type { Db } from "../client.ts";
 import { feeds, fetches } from "../schema.ts";
+import { recomputeStories } from "./stories.ts";
 
 export type Feed = typeof feeds.$inferSelect;
 
@@ -162,4 +164,214 @@ export async function resetFeedErrors(db: Db, id: number, now = new Date()): Pro
     [id, now],
   );
   return (rowCount ?? 0) > 0;
+}
+
+export interface RemoveFeedResult {
+  feedId: number;
+  url: string;
+  /** Items deleted (their memberships went with them). */
+  items: number;
+  /** Fetch history rows deleted (archived bodies included). */
+  fetches: number;
+  /** Stories that lost copies of this feed but kept others: aggregates and canonical copy recomputed. */
+  storiesRecomputed: number;
+  /** Stories left without copies, deleted, with the stories that had been merged into them. */
+  storiesDeleted: number;
+  /** Transactions used (0 in a dry run). */
+  batches: number;
+}
+
+export interface RemoveFeedOptions {
+  /** Items per transaction (default 1,000); fetch rows are deleted 5 times as many per statement. */
+  batchSize?: number;
+  /** Count what would be removed; change nothing. */
+  dryRun?: boolean;
+  /** Called (awaited) after every transaction with the running totals. */
+  onProgress?: (p: RemoveFeedResult) => void | Promise<void>;
+}
+
+/** Runs `fn` in a transaction; retries it when Postgres broke a deadlock with a dedupe writer. */
+async function inTx<T>(db: Db, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await db.$client.connect();
+    try {
+      await client.query("BEGIN");
+      const out = await fn(client);
+      await client.query("COMMIT");
+      return out;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      if ((err as { code?: string }).code !== "40P01" || attempt >= 5) throw err;
+    } finally {
+      client.release();
+    }
+  }
+}
+
+/** The stories merged (directly or not) into each of `roots`. */
+const MERGED_INTO_SQL = `
+  WITH RECURSIVE tree(id) AS (
+    SELECT r FROM unnest($1::bigint[]) AS r
+    UNION
+    SELECT s.id FROM stories s JOIN tree t ON s.merged_into_id = t.id)
+  SELECT id::text FROM tree WHERE id <> ALL($1::bigint[])`;
+
+/**
+ * Deletes the given items of one feed with their memberships, inside the caller's
+ * transaction: their stories are locked in id order (as saveAssignments locks them),
+ * recomputed by saveAssignments' own code, and those left without copies are deleted
+ * with the stories merged into them (as `prune --items` does). Returns what it did,
+ * and for each story touched whether it kept copies.
+ */
+async function deleteItemsOf(client: PoolClient, ids: readonly string[]): Promise<{ items: number; storiesDeleted: number; kept: Map<string, boolean> }> {
+  const kept = new Map<string, boolean>();
+  if (ids.length === 0) return { items: 0, storiesDeleted: 0, kept };
+  // A membership moves only under its story's lock: once every story found is locked, the set is final.
+  const stories = new Set<string>();
+  for (;;) {
+    const found = await client.query<{ story_id: string }>(
+      `SELECT DISTINCT story_id::text FROM story_items WHERE item_id = ANY($1::bigint[])`,
+      [ids],
+    );
+    const fresh = found.rows.map((r) => r.story_id).filter((id) => !stories.has(id));
+    if (fresh.length === 0) break;
+    await client.query(`SELECT id FROM stories WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [fresh]);
+    for (const id of fresh) stories.add(id);
+  }
+  const del = await client.query(`DELETE FROM items WHERE id = ANY($1::bigint[])`, [ids]);
+  const touched = [...stories];
+  await recomputeStories(client, touched);
+  const after = await client.query<{ id: string; copies: number; root: boolean }>(
+    `SELECT id::text, copies, (merged_into_id IS NULL AND NOT EXISTS (SELECT 1 FROM story_items si WHERE si.story_id = s.id)) AS root
+       FROM stories s WHERE id = ANY($1::bigint[])`,
+    [touched],
+  );
+  const roots = after.rows.filter((r) => r.root).map((r) => r.id);
+  for (const r of after.rows) kept.set(r.id, !r.root && r.copies > 0);
+  let storiesDeleted = 0;
+  if (roots.length) {
+    const merged = (await client.query<{ id: string }>(MERGED_INTO_SQL, [roots])).rows.map((r) => r.id);
+    if (merged.length) await client.query(`SELECT id FROM stories WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [merged]);
+    // One statement: the merged_into_id references between them are checked at its end.
+    const gone = await client.query(`DELETE FROM stories WHERE id = ANY($1::bigint[])`, [[...roots, ...merged]]);
+    storiesDeleted = gone.rowCount ?? 0;
+  }
+  return { items: del.rowCount ?? 0, storiesDeleted, kept };
+}
+
+/**
+ * Removes a feed with everything it brought: its items (and their memberships), its
+ * fetch history, and the stories its items leave without copies (the others are
+ * recomputed). Returns undefined when there is no such feed.
+ *
+ * Safe for feeds of any size: the feed is paused first (the scheduler stops claiming
+ * it), its items go in transactions of `batchSize` items, its fetches in short
+ * statements, and a last transaction locks the feed row (a dedupe batch still saving
+ * items of it waits, then fails on the foreign key), deletes what arrived meanwhile and
+ * the feed itself. Every transaction leaves the stories consistent; an interrupted
+ * removal leaves a paused feed with fewer items: running it again finishes it.
+ */
+export async function removeFeed(db: Db, id: number, opts: RemoveFeedOptions = {}): Promise<RemoveFeedResult | undefined> {
+  const feed = (await db.$client.query<{ url: string }>(`SELECT url FROM feeds WHERE id = $1`, [id])).rows[0];
+  if (!feed) return undefined;
+  if (opts.dryRun) return countFeedRemoval(db, id, feed.url);
+  const n = opts.batchSize ?? 1_000;
+  const total: RemoveFeedResult = { feedId: id, url: feed.url, items: 0, fetches: 0, storiesRecomputed: 0, storiesDeleted: 0, batches: 0 };
+  const kept = new Map<string, boolean>();
+  const step = async (b: { items?: number; fetches?: number; storiesDeleted?: number; kept?: Map<string, boolean> }) => {
+    total.items += b.items ?? 0;
+    total.fetches += b.fetches ?? 0;
+    total.storiesDeleted += b.storiesDeleted ?? 0;
+    for (const [k, v] of b.kept ?? []) kept.set(k, v);
+    total.storiesRecomputed = [...kept.values()].filter(Boolean).length;
+    total.batches++;
+    await opts.onProgress?.({ ...total });
+  };
+  await db.$client.query(`UPDATE feeds SET state = 'paused', updated_at = now() WHERE id = $1 AND state = 'active'`, [id]);
+
+  // Items, in (first_seen_at, id) order through items_feed_first_seen_idx; cursor exact to the microsecond.
+  let cursor = { ts: "-infinity", id: "0" };
+  for (;;) {
+    const batch = await inTx(db, async (client) => {
+      const { rows } = await client.query<{ id: string; ts: string }>(
+        `SELECT id::text, first_seen_at::text AS ts FROM items
+          WHERE feed_id = $1 AND first_seen_at >= $2::timestamptz AND (first_seen_at, id) > ($2::timestamptz, $3::bigint)
+          ORDER BY first_seen_at, id LIMIT $4 FOR UPDATE`,
+        [id, cursor.ts, cursor.id, n],
+      );
+      const done = await deleteItemsOf(client, rows.map((r) => r.id));
+      const last = rows[rows.length - 1];
+      return { ...done, found: rows.length, last: last ? { ts: last.ts, id: last.id } : cursor };
+    });
+    if (batch.found === 0) break;
+    await step(batch);
+    if (batch.found < n) break;
+    cursor = batch.last;
+  }
+  // Fetch history: short statements through fetches_feed_started_idx.
+  for (;;) {
+    const del = await db.$client.query(
+      `DELETE FROM fetches WHERE id IN (SELECT id FROM fetches WHERE feed_id = $1 LIMIT $2)`,
+      [id, n * 5],
+    );
+    const rows = del.rowCount ?? 0;
+    if (rows === 0) break;
+    await step({ fetches: rows });
+    if (rows < n * 5) break;
+  }
+  // The feed itself, with whatever arrived since (items saved by a dedupe batch already under way).
+  const last = await inTx(db, async (client) => {
+    const locked = await client.query(`SELECT id FROM feeds WHERE id = $1 FOR UPDATE`, [id]);
+    if (!locked.rowCount) return { items: 0, fetches: 0, storiesDeleted: 0, kept: new Map<string, boolean>() };
+    const out = { items: 0, fetches: 0, storiesDeleted: 0, kept: new Map<string, boolean>() };
+    for (;;) {
+      const { rows } = await client.query<{ id: string }>(`SELECT id::text FROM items WHERE feed_id = $1 LIMIT $2 FOR UPDATE`, [id, n]);
+      if (rows.length === 0) break;
+      const done = await deleteItemsOf(client, rows.map((r) => r.id));
+      out.items += done.items;
+      out.storiesDeleted += done.storiesDeleted;
+      for (const [k, v] of done.kept) out.kept.set(k, v);
+    }
+    const f = await client.query(`DELETE FROM fetches WHERE feed_id = $1`, [id]);
+    out.fetches = f.rowCount ?? 0;
+    await client.query(`DELETE FROM feeds WHERE id = $1`, [id]);
+    return out;
+  });
+  await step(last);
+  // A story recomputed in an early batch may have been deleted by a later one.
+  total.storiesRecomputed = [...kept.values()].filter(Boolean).length;
+  return total;
+}
+
+/** What removeFeed would remove, counted in one read-only transaction. */
+async function countFeedRemoval(db: Db, id: number, url: string): Promise<RemoveFeedResult> {
+  const client = await db.$client.connect();
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const { rows } = await client.query<{ items: number; fetches: number; recomputed: number; deleted: number }>(
+      `WITH RECURSIVE hit AS (
+         SELECT DISTINCT si.story_id FROM items i JOIN story_items si ON si.item_id = i.id WHERE i.feed_id = $1),
+       kept AS (
+         SELECT h.story_id, EXISTS (SELECT 1 FROM story_items s2 JOIN items i2 ON i2.id = s2.item_id
+                                     WHERE s2.story_id = h.story_id AND i2.feed_id <> $1) AS keeps
+           FROM hit h),
+       tree(id) AS (
+         SELECT story_id FROM kept WHERE NOT keeps
+         UNION
+         SELECT s.id FROM stories s JOIN tree t ON s.merged_into_id = t.id)
+       SELECT (SELECT count(*) FROM items WHERE feed_id = $1)::int AS items,
+              (SELECT count(*) FROM fetches WHERE feed_id = $1)::int AS fetches,
+              (SELECT count(*) FROM kept WHERE keeps)::int AS recomputed,
+              (SELECT count(*) FROM tree)::int AS deleted`,
+      [id],
+    );
+    await client.query("COMMIT");
+    const r = rows[0]!;
+    return { feedId: id, url, items: r.items, fetches: r.fetches, storiesRecomputed: r.recomputed, storiesDeleted: r.deleted, batches: 0 };
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
 }
