@@ -21,6 +21,10 @@ export const envSchema = z.object({
   /** Prefix of every Redis key newsfeed writes (queues and the dedupe index). */
   NEWSFEED_REDIS_PREFIX: z.string().min(1).default("newsfeed"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Port of the service's HTTP endpoints (/healthz, /readyz, /metrics); 0: none. */
+  NEWSFEED_HTTP_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
+  /** On SIGTERM, how long jobs in hand may take to finish before the process gives up on them. */
+  SHUTDOWN_TIMEOUT_MS: int(25_000, 0),
   INGEST_CONCURRENCY: int(16, 1),
   DEDUPE_CONCURRENCY: int(4, 1),
   SCHEDULER_INTERVAL_MS: int(1_000, 100),

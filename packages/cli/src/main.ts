@@ -3,6 +3,7 @@
 import { dispatch, UsageError, type Command } from "./cli.ts";
 import { ConfigError } from "./config.ts";
 import { analyticsCommand } from "./commands/analytics.ts";
+import { configCommand } from "./commands/config.ts";
 import { dedupeCommand } from "./commands/dedupe.ts";
 import { feedsCommand } from "./commands/feeds.ts";
 import { migrateCommand } from "./commands/migrate.ts";
@@ -16,7 +17,7 @@ import { storiesCommand } from "./commands/stories.ts";
 const root: Command = {
   name: "newsfeed",
   summary: "newsfeed: poll news feeds, cluster cross-outlet reprints into stories, keep them in Postgres",
-  subcommands: [startCommand, migrateCommand, feedsCommand, runCommand, storiesCommand, dedupeCommand, statusCommand, queuesCommand, replayCommand, pruneCommand, analyticsCommand],
+  subcommands: [startCommand, migrateCommand, feedsCommand, runCommand, storiesCommand, dedupeCommand, statusCommand, queuesCommand, replayCommand, pruneCommand, analyticsCommand, configCommand],
   examples: ["pnpm newsfeed migrate", "pnpm newsfeed feeds add https://example.com/rss.xml", "pnpm newsfeed run all", "pnpm newsfeed stories --since 24h"],
 };
 

@@ -5,7 +5,7 @@
 import { Queue, type Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { QUEUES } from "@newsfeed/jobs";
+import { QUEUES, queuePrefix as queuePrefixOf } from "@newsfeed/jobs";
 import { assertSchemaCurrent, createDb, FeedLoader, FetchRecorder, refreshRollups, type DbHandle } from "@newsfeed/store";
 import {
   closeHttp, createIngestWorker, DEFAULT_SCHEDULE, HostGate, parseHostBudgets, startScheduler, type PollDeps, type Scheduler,
@@ -49,7 +49,7 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
   const db = createDb(config.DATABASE_URL);
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
   redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
-  const queuePrefix = `${config.NEWSFEED_REDIS_PREFIX}:q`;
+  const queuePrefix = queuePrefixOf(config.NEWSFEED_REDIS_PREFIX);
   const fetchQueue = new Queue(QUEUES.fetch, { connection: redis, prefix: queuePrefix });
   const itemsQueue = new Queue(QUEUES.items, { connection: redis, prefix: queuePrefix });
   const index = createIndex(config, redis);

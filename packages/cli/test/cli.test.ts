@@ -11,7 +11,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { Queue, Worker } from "bullmq";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { JOB_NAMES, QUEUES } from "@newsfeed/jobs";
+import { JOB_NAMES, QUEUES, queuePrefix } from "@newsfeed/jobs";
 import { TEST_ADMIN_URL } from "@newsfeed/store/testing";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
@@ -86,12 +86,12 @@ describe("queues", { timeout: 120_000 }, () => {
   it("counts jobs per queue and lists failures with their errors", async () => {
     const prefix = `nf-test-cli-${randomBytes(4).toString("hex")}`;
     const redis = new Redis(process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379", { maxRetriesPerRequest: null });
-    const fetch = new Queue(QUEUES.fetch, { connection: redis, prefix: `${prefix}:q` });
+    const fetch = new Queue(QUEUES.fetch, { connection: redis, prefix: queuePrefix(prefix) });
     try {
       await fetch.add(JOB_NAMES.fetch, { feedId: 7 }, { jobId: "doomed" });
       const worker = new Worker(QUEUES.fetch, async () => {
         throw new Error("publisher exploded");
-      }, { connection: redis, prefix: `${prefix}:q` });
+      }, { connection: redis, prefix: queuePrefix(prefix) });
       await vi.waitFor(async () => expect(await fetch.getFailedCount()).toBe(1), { timeout: 10_000 });
       await worker.close();
       await fetch.add(JOB_NAMES.fetch, { feedId: 8 }, { jobId: "waiting-one" });

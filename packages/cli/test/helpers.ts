@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import type pg from "pg";
 import type { Queue } from "bullmq";
+import { ownedKeyPatterns } from "@newsfeed/jobs";
 import { loadConfig, type Config } from "../src/config.ts";
 
 /** A config for tests: the given database, a Redis prefix of its own, fast scheduling, no logs. */
@@ -11,6 +12,7 @@ export function testConfig(databaseUrl: string, extra: Record<string, string> = 
     REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
     NEWSFEED_REDIS_PREFIX: `nf-test-${randomBytes(5).toString("hex")}`,
     SCHEDULER_INTERVAL_MS: "100",
+    NEWSFEED_HTTP_PORT: "0",
     FETCH_ALLOW_PRIVATE: "127.0.0.1",
     LOG_LEVEL: "silent",
     ...extra,
@@ -21,12 +23,14 @@ export function testConfig(databaseUrl: string, extra: Record<string, string> = 
 export async function dropRedisPrefix(config: Config): Promise<void> {
   const redis = new Redis(config.REDIS_URL);
   try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${config.NEWSFEED_REDIS_PREFIX}:*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== "0");
+    for (const pattern of ownedKeyPatterns(config.NEWSFEED_REDIS_PREFIX)) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+        cursor = next;
+        if (keys.length) await redis.del(...keys);
+      } while (cursor !== "0");
+    }
   } finally {
     await redis.quit();
   }

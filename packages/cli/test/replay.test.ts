@@ -13,7 +13,7 @@ import { Redis } from "ioredis";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createDedupeWorker } from "@newsfeed/dedupe";
 import { normalizeItems, pollFeed } from "@newsfeed/ingest";
-import { JOB_NAMES, QUEUES } from "@newsfeed/jobs";
+import { JOB_NAMES, QUEUES, queuePrefix } from "@newsfeed/jobs";
 import { addFeed, type Feed } from "@newsfeed/store";
 import { createTestDatabase, type TestDatabase } from "@newsfeed/store/testing";
 import type { Config } from "../src/config.ts";
@@ -320,7 +320,7 @@ describe("replay file", { timeout: 120_000 }, () => {
 
 describe("replay failed", { timeout: 120_000 }, () => {
   it("retries failed items jobs once; a job whose payload does not parse stays failed", async () => {
-    const prefix = `${config.NEWSFEED_REDIS_PREFIX}:q`;
+    const prefix = queuePrefix(config.NEWSFEED_REDIS_PREFIX);
     const { feed } = await addFeed(t.db, { url: "https://failed.example/rss" });
     const items = normalizeItems(
       { title: null, link: null, items: [1, 2, 3].map((i) => ({ guid: `f${i}`, link: `/f/${i}`, title: `Failed ${i}`, content: body(20 + i), date: null })) },

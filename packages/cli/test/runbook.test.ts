@@ -79,6 +79,7 @@ interface Run {
 const env = (): NodeJS.ProcessEnv => ({
   ...process.env, DATABASE_URL: dbUrl, REDIS_URL: config.REDIS_URL, NEWSFEED_REDIS_PREFIX: config.NEWSFEED_REDIS_PREFIX,
   FETCH_ALLOW_PRIVATE: "127.0.0.1", SCHEDULER_INTERVAL_MS: "200", LOG_LEVEL: "warn", NEWSFEED_SAMPLE: "false",
+  NEWSFEED_HTTP_PORT: "0",
 });
 
 /** The runbook's line as argv: `pnpm newsfeed a b` → [a, b], example feeds served locally. */

@@ -6,7 +6,7 @@ import { Redis } from "ioredis";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prepareDoc } from "@newsfeed/dedupe";
-import { JOB_NAMES, QUEUES } from "@newsfeed/jobs";
+import { JOB_NAMES, QUEUES, queuePrefix } from "@newsfeed/jobs";
 import { addFeed, pauseFeed, recordFetch, saveAssignments, type AssignedItem, type FetchRecord, type FeedUpdate } from "@newsfeed/store";
 import { createTestDatabase, type TestDatabase } from "@newsfeed/store/testing";
 import type { Config } from "../src/config.ts";
@@ -119,7 +119,7 @@ describe("status", { timeout: 120_000 }, () => {
     // LOSER is merged into HOUR: one live story less, its copy counted in HOUR.
     await saveAssignments(t.db, [item("y2", "HOUR", ago(15 * MIN))], [{ from: "LOSER", into: "HOUR", feedId: ids.ok, identityKey: "y2" }]);
 
-    const prefix = `${config.NEWSFEED_REDIS_PREFIX}:q`;
+    const prefix = queuePrefix(config.NEWSFEED_REDIS_PREFIX);
     const fetchQ = new Queue(QUEUES.fetch, { connection: redis, prefix });
     const itemsQ = new Queue(QUEUES.items, { connection: redis, prefix });
     await fetchQ.add(JOB_NAMES.fetch, { feedId: ids.ok });

@@ -8,7 +8,7 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { createDedupeWorker, dedupeBatch, FingerprintIndex, rebuildIndex, type DedupeDeps } from "@newsfeed/dedupe";
-import { JOB_NAMES, JOB_OPTIONS, QUEUES } from "@newsfeed/jobs";
+import { JOB_NAMES, JOB_OPTIONS, QUEUES, queuePrefix } from "@newsfeed/jobs";
 import { addFeed } from "@newsfeed/store";
 import { createTestDatabase, type TestDatabase } from "@newsfeed/store/testing";
 import { corpus, partition, type CorpusItem } from "./corpus.ts";
@@ -81,10 +81,10 @@ describe("dedupe on the test corpus", () => {
 
   it("gives the same partition with two workers taking batches concurrently", async () => {
     const s = await setup();
-    const queue = new Queue(QUEUES.items, { connection: s.redis, prefix: `${s.prefix}:q` });
+    const queue = new Queue(QUEUES.items, { connection: s.redis, prefix: queuePrefix(s.prefix) });
     const logger = pino({ level: "silent" });
     const workers = [1, 2].map(() =>
-      createDedupeWorker({ connection: s.redis, prefix: `${s.prefix}:q`, concurrency: 2, deps: s.deps, logger }),
+      createDedupeWorker({ connection: s.redis, prefix: queuePrefix(s.prefix), concurrency: 2, deps: s.deps, logger }),
     );
     await queue.addBulk(
       batches(items, 4).map((b, i) => ({

@@ -10,7 +10,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import pino from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { QUEUES, type ItemPayload } from "@newsfeed/jobs";
+import { QUEUES, type ItemPayload, queuePrefix } from "@newsfeed/jobs";
 import { HostGate, pollFeed, type PollDeps } from "@newsfeed/ingest";
 import { addFeed, getFeed, pruneFetches, recentFetches } from "@newsfeed/store";
 import { createTestDatabase, type TestDatabase } from "@newsfeed/store/testing";
@@ -82,7 +82,7 @@ async function storeQueued(): Promise<void> {
 beforeAll(async () => {
   t = await createTestDatabase();
   redis = new Redis(process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379", { maxRetriesPerRequest: null });
-  itemsQueue = new Queue(QUEUES.items, { connection: redis, prefix: `${prefix}:q` });
+  itemsQueue = new Queue(QUEUES.items, { connection: redis, prefix: queuePrefix(prefix) });
   server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0]!;
     requests.set(path, [...(requests.get(path) ?? []), req.headers]);

@@ -71,6 +71,16 @@ export const JOB_OPTIONS: Record<QueueName, JobsOptions> = {
   },
 };
 
+/**
+ * The BullMQ prefix of newsfeed's queues under a Redis key prefix. In braces: a Redis Cluster
+ * hash tag, so that every key of every queue hashes to one slot, as BullMQ requires of a cluster
+ * (its Lua scripts touch several keys at once).
+ */
+export const queuePrefix = (redisPrefix: string): string => `{${redisPrefix}:q}`;
+
+/** SCAN patterns of every key newsfeed writes under a Redis key prefix: queues, index, hosts. */
+export const ownedKeyPatterns = (redisPrefix: string): string[] => [`${redisPrefix}:*`, `${queuePrefix(redisPrefix)}:*`];
+
 /** BullMQ job names, one per queue. */
 export const JOB_NAMES: Record<QueueName, string> = {
   fetch: "fetch-feed",

@@ -1,6 +1,6 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { QUEUES, type QueueName } from "@newsfeed/jobs";
+import { QUEUES, type QueueName, queuePrefix } from "@newsfeed/jobs";
 import { UsageError, type Command } from "../cli.ts";
 import { loadConfig } from "../config.ts";
 import { safe, table, truncate } from "../format.ts";
@@ -30,7 +30,7 @@ export async function connectRedis(url: string): Promise<Redis> {
 
 /** The queues under a Redis prefix, on one connection (close them before the connection). */
 export function openQueues(redis: Redis, redisPrefix: string): Map<QueueName, Queue> {
-  return new Map(NAMES.map((n) => [n, new Queue(n, { connection: redis, prefix: `${redisPrefix}:q` })]));
+  return new Map(NAMES.map((n) => [n, new Queue(n, { connection: redis, prefix: queuePrefix(redisPrefix) })]));
 }
 
 export async function closeQueues(queues: Map<QueueName, Queue>): Promise<void> {

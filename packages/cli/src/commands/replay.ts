@@ -8,7 +8,7 @@ import { extname } from "node:path";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { decodeBody, NewestVersions, normalizeItems, parseFeed, readArchivedBody } from "@newsfeed/ingest";
-import { fetchJobSchema, itemsJobSchema, QUEUES, type QueueName } from "@newsfeed/jobs";
+import { fetchJobSchema, itemsJobSchema, QUEUES, type QueueName, queuePrefix } from "@newsfeed/jobs";
 import { archivedFeeds, archivedFetchPage, findFeed, type ArchivedFetch, type Db, type Feed } from "@newsfeed/store";
 import { UsageError, type Command } from "../cli.ts";
 import { loadConfig } from "../config.ts";
@@ -233,7 +233,7 @@ const failed: Command = {
     const config = loadConfig();
     const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
     await redis.connect();
-    const queue = new Queue(name, { connection: redis, prefix: `${config.NEWSFEED_REDIS_PREFIX}:q` });
+    const queue = new Queue(name, { connection: redis, prefix: queuePrefix(config.NEWSFEED_REDIS_PREFIX) });
     try {
       const jobs = (await queue.getJobs(["failed"], 0, Number.isFinite(limit) ? limit - 1 : -1, true)).filter(Boolean);
       const schema = name === QUEUES.items ? itemsJobSchema : fetchJobSchema;
