@@ -1,52 +1,20 @@
 /** The `newsfeed` command as an operator runs it: exit codes, one-line errors, real database. */
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
-import pg from "pg";
 import { Queue, Worker } from "bullmq";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { JOB_NAMES, QUEUES, queuePrefix } from "@newsfeed/jobs";
-import { TEST_ADMIN_URL } from "@newsfeed/store/testing";
+import { dropRedisPrefix, runCli, scratchDatabase, TEST_REDIS_URL } from "./helpers.ts";
 
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-const TSX = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
+const db = scratchDatabase("nf_cli");
+const newsfeed = (args: string[], env: Record<string, string> = {}) => runCli(args, { DATABASE_URL: db.url, ...env });
 
-const dbName = `nf_cli_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
-const dbUrl = (() => {
-  const u = new URL(TEST_ADMIN_URL);
-  u.pathname = `/${dbName}`;
-  return u.toString();
-})();
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function newsfeed(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      TSX,
-      [MAIN, ...args],
-      { env: { ...process.env, DATABASE_URL: dbUrl, LOG_LEVEL: "warn", ...env }, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-afterAll(async () => {
-  const admin = new pg.Client({ connectionString: TEST_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbName)} WITH (FORCE)`);
-  await admin.end();
-});
+afterAll(() => db.drop());
 
 describe.concurrent("usage errors", () => {
   it.each([
@@ -85,7 +53,7 @@ describe.concurrent("usage errors", () => {
 describe("queues", { timeout: 120_000 }, () => {
   it("counts jobs per queue and lists failures with their errors", async () => {
     const prefix = `nf-test-cli-${randomBytes(4).toString("hex")}`;
-    const redis = new Redis(process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379", { maxRetriesPerRequest: null });
+    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
     const fetch = new Queue(QUEUES.fetch, { connection: redis, prefix: queuePrefix(prefix) });
     try {
       await fetch.add(JOB_NAMES.fetch, { feedId: 7 }, { jobId: "doomed" });
@@ -110,6 +78,7 @@ describe("queues", { timeout: 120_000 }, () => {
       await fetch.obliterate({ force: true });
       await fetch.close();
       await redis.quit();
+      await dropRedisPrefix({ REDIS_URL: TEST_REDIS_URL, NEWSFEED_REDIS_PREFIX: prefix });
     }
   });
 });
@@ -198,10 +167,7 @@ describe("against a database", { timeout: 120_000 }, () => {
       expect(unknown.stderr).toMatch(/no feed '99999'/);
     } finally {
       server.close();
-      const redis = new Redis(process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379");
-      const keys = await redis.keys(`${env.NEWSFEED_REDIS_PREFIX}*`);
-      if (keys.length) await redis.del(...keys);
-      await redis.quit();
+      await dropRedisPrefix({ REDIS_URL: TEST_REDIS_URL, NEWSFEED_REDIS_PREFIX: env.NEWSFEED_REDIS_PREFIX });
     }
   });
 

@@ -1,6 +1,4 @@
 /** `newsfeed feeds remove` as an operator runs it, and what a worker does with a job of a removed feed. */
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { JOB_NAMES } from "@newsfeed/jobs";
 import { createIngestWorker } from "@newsfeed/ingest";
@@ -8,10 +6,7 @@ import { addFeed, getFeed, recordFetch, saveAssignments, tableCounts, type Assig
 import { createTestDatabase, type TestDatabase } from "@newsfeed/store/testing";
 import { createLogger } from "../src/logger.ts";
 import { createRuntime } from "../src/runtime.ts";
-import { dropRedisPrefix, testConfig } from "./helpers.ts";
-
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-const TSX = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
+import { dropRedisPrefix, runCli, testConfig } from "./helpers.ts";
 
 let t: TestDatabase;
 beforeAll(async () => {
@@ -21,22 +16,7 @@ afterAll(async () => {
   await t.drop();
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function newsfeed(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      TSX,
-      [MAIN, ...args],
-      { env: { ...process.env, DATABASE_URL: t.url, LOG_LEVEL: "warn" }, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const newsfeed = (args: string[]) => runCli(args, { DATABASE_URL: t.url });
 
 const recent = new Date(Date.now() - 3_600_000);
 const item = (over: Partial<AssignedItem> & Pick<AssignedItem, "feedId" | "identityKey" | "storyKey">): AssignedItem => ({

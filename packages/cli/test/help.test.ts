@@ -3,30 +3,11 @@
  * with examples that exits 0, the commands a script reads from offer --json, and
  * usage errors exit 2 with one line.
  */
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
+import { expectUsageError, runCli, type Run } from "./helpers.ts";
 
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-const TSX = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function newsfeed(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      TSX,
-      [MAIN, ...args],
-      // Nothing here may reach a service: point both at closed ports, so that a command that tried would fail loudly.
-      { env: { ...process.env, DATABASE_URL: "postgres://postgres@127.0.0.1:1/none", REDIS_URL: "redis://127.0.0.1:1", LOG_LEVEL: "warn" }, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+// Nothing here may reach a service: point both at closed ports, so that a command that tried would fail loudly.
+const newsfeed = (args: string[]) => runCli(args, { DATABASE_URL: "postgres://postgres@127.0.0.1:1/none", REDIS_URL: "redis://127.0.0.1:1" });
 
 /** Runs `fn` over `items`, `limit` at a time (the machine is shared). */
 async function pool<T, U>(items: readonly T[], limit: number, fn: (x: T) => Promise<U>): Promise<U[]> {
@@ -142,10 +123,6 @@ describe("usage errors", { timeout: 120_000 }, () => {
     { args: ["feeds", "import", "--json"], msg: /missing <file.opml>/ },
     { args: ["feeds", "add", "--json", "ftp://x.example/feed"], msg: /unsupported URL scheme 'ftp:'/ },
   ])("newsfeed $args exits 2 with one line, and nothing on stdout", async ({ args, msg }) => {
-    const r = await newsfeed(args);
-    expect(r.code).toBe(2);
-    expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toMatch(msg);
-    expect(r.stdout).toBe("");
+    expectUsageError(await newsfeed(args), msg);
   });
 });

@@ -1,15 +1,82 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
-import type pg from "pg";
+import pg from "pg";
 import type { Queue } from "bullmq";
+import { expect } from "vitest";
 import { ownedKeyPatterns } from "@newsfeed/jobs";
+import { TEST_ADMIN_URL } from "@newsfeed/store/testing";
 import { loadConfig, type Config } from "../src/config.ts";
+
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+const TSX = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
+
+/** What a CLI run left: its exit code and output. */
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `newsfeed <args>` as an operator does (tsx on packages/cli/src/main.ts, a process of its
+ * own) with this process's environment, LOG_LEVEL=warn, and `env` over them.
+ */
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, opts: { cwd?: string; timeout?: number } = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      TSX,
+      [MAIN, ...args],
+      { cwd: opts.cwd, env: { ...process.env, LOG_LEVEL: "warn", ...env }, timeout: opts.timeout ?? 60_000 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** A usage error as the CLI reports one: exit code 2, one line on stderr matching `msg`, nothing on stdout. */
+export function expectUsageError(r: Run, msg: RegExp): void {
+  expect(r.code).toBe(2);
+  expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  expect(r.stderr).toMatch(msg);
+  expect(r.stdout).toBe("");
+}
+
+/** The environment that points a CLI run at a config's database, Redis and key prefix. */
+export const cliEnv = (config: Pick<Config, "DATABASE_URL" | "REDIS_URL" | "NEWSFEED_REDIS_PREFIX">): NodeJS.ProcessEnv => ({
+  DATABASE_URL: config.DATABASE_URL, REDIS_URL: config.REDIS_URL, NEWSFEED_REDIS_PREFIX: config.NEWSFEED_REDIS_PREFIX,
+});
+
+/**
+ * A uniquely named database that does not exist yet (`newsfeed migrate` creates it, as an
+ * operator's first run does); `drop()` removes it if it came to exist.
+ */
+export function scratchDatabase(prefix: string): { url: string; name: string; drop(): Promise<void> } {
+  const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
+  const url = new URL(TEST_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    name,
+    async drop() {
+      const admin = new pg.Client({ connectionString: TEST_ADMIN_URL });
+      await admin.connect();
+      try {
+        await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}
 
 /** A config for tests: the given database, a Redis prefix of its own, fast scheduling, no logs. */
 export function testConfig(databaseUrl: string, extra: Record<string, string> = {}): Config {
   return loadConfig({
     DATABASE_URL: databaseUrl,
-    REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+    REDIS_URL: TEST_REDIS_URL,
     NEWSFEED_REDIS_PREFIX: `nf-test-${randomBytes(5).toString("hex")}`,
     SCHEDULER_INTERVAL_MS: "100",
     NEWSFEED_HTTP_PORT: "0",
@@ -19,21 +86,35 @@ export function testConfig(databaseUrl: string, extra: Record<string, string> = 
   });
 }
 
-/** Deletes every Redis key under the config's prefix. */
-export async function dropRedisPrefix(config: Config): Promise<void> {
+/** Calls `fn` with each page of the Redis keys newsfeed writes under `prefix` (the queues' `{prefix:q}` keys too). */
+async function eachOwnedKeys(redis: Redis, prefix: string, fn: (keys: string[]) => Promise<unknown>): Promise<void> {
+  for (const pattern of ownedKeyPatterns(prefix)) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      cursor = next;
+      if (keys.length) await fn(keys);
+    } while (cursor !== "0");
+  }
+}
+
+/** Deletes every Redis key newsfeed writes under the config's prefix. */
+export async function dropRedisPrefix(config: Pick<Config, "REDIS_URL" | "NEWSFEED_REDIS_PREFIX">): Promise<void> {
   const redis = new Redis(config.REDIS_URL);
   try {
-    for (const pattern of ownedKeyPatterns(config.NEWSFEED_REDIS_PREFIX)) {
-      let cursor = "0";
-      do {
-        const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== "0");
-    }
+    await eachOwnedKeys(redis, config.NEWSFEED_REDIS_PREFIX, (keys) => redis.del(...keys));
   } finally {
     await redis.quit();
   }
+}
+
+/** Every Redis key newsfeed writes under `prefix`, with its serialized value: equal states mean no key was written. */
+export async function redisState(redis: Redis, prefix: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  await eachOwnedKeys(redis, prefix, async (keys) => {
+    for (const k of keys) out[k] = (await redis.dumpBuffer(k))?.toString("hex") ?? "";
+  });
+  return out;
 }
 
 export async function queuesIdle(queues: Queue[]): Promise<boolean> {

@@ -1,32 +1,13 @@
 /** OPML round trip through the real CLI: import, export, import the export into a fresh database, export again. */
-import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "@newsfeed/store/testing";
 import { parseOpml } from "../src/opml.ts";
+import { runCli } from "./helpers.ts";
 
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-const TSX = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function newsfeed(db: TestDatabase, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      TSX,
-      [MAIN, ...args],
-      { env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: "warn" }, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const newsfeed = (db: TestDatabase, args: string[]) => runCli(args, { DATABASE_URL: db.url });
 
 let first: TestDatabase;
 let second: TestDatabase;

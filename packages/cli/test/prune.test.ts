@@ -1,12 +1,8 @@
 /** `newsfeed prune` as an operator runs it: usage errors, a dry run, a run and its summary. */
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addFeed, recordFetch, saveAssignments } from "@newsfeed/store";
 import { createTestDatabase, type TestDatabase } from "@newsfeed/store/testing";
-
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-const TSX = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
+import { expectUsageError, runCli } from "./helpers.ts";
 
 let t: TestDatabase;
 beforeAll(async () => {
@@ -16,22 +12,7 @@ afterAll(async () => {
   await t.drop();
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function newsfeed(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      TSX,
-      [MAIN, ...args],
-      { env: { ...process.env, DATABASE_URL: t.url, LOG_LEVEL: "warn" }, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const newsfeed = (args: string[]) => runCli(args, { DATABASE_URL: t.url });
 
 describe.concurrent("usage errors", { timeout: 120_000 }, () => {
   it.each([
@@ -43,11 +24,7 @@ describe.concurrent("usage errors", { timeout: 120_000 }, () => {
     { args: ["prune", "--older-than", "30d", "--batch", "1000000"], msg: /--batch must be at most 50000/ },
     { args: ["prune", "--older-than"], msg: /argument missing/ },
   ])("newsfeed $args exits 2 with one line", async ({ args, msg }) => {
-    const r = await newsfeed(args);
-    expect(r.code).toBe(2);
-    expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toMatch(msg);
-    expect(r.stdout).toBe("");
+    expectUsageError(await newsfeed(args), msg);
   });
 
   it("prints help with examples and exits 0", async () => {

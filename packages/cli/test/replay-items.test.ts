@@ -1,6 +1,4 @@
 /** `newsfeed replay items` as an operator runs it: usage errors, a dry run, a recluster run twice, a plain replay. */
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rebuildIndex } from "@newsfeed/dedupe";
@@ -8,10 +6,8 @@ import { createTestDatabase, type TestDatabase } from "@newsfeed/store/testing";
 import type { Config } from "../src/config.ts";
 import { createIndex, dedupeSettings } from "../src/runtime.ts";
 import { addFeeds, partition, saveUnder, story } from "../../dedupe/test/replay-fixtures.ts";
-import { dropRedisPrefix, snapshotRows, testConfig } from "./helpers.ts";
+import { cliEnv, dropRedisPrefix, expectUsageError, redisState as redisKeys, runCli, snapshotRows, testConfig } from "./helpers.ts";
 
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-const TSX = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
 const HOUR = 3_600_000;
 
 let t: TestDatabase;
@@ -28,40 +24,10 @@ afterAll(async () => {
   await t.drop();
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function newsfeed(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      TSX,
-      [MAIN, ...args],
-      {
-        env: {
-          ...process.env, DATABASE_URL: t.url, REDIS_URL: config.REDIS_URL, NEWSFEED_REDIS_PREFIX: config.NEWSFEED_REDIS_PREFIX,
-          LOG_LEVEL: "warn", ...env,
-        },
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const newsfeed = (args: string[], env: Record<string, string> = {}) => runCli(args, { ...cliEnv(config), ...env });
 
 /** Every Redis key under the test's prefix with its serialized value. */
-async function redisState(): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${config.NEWSFEED_REDIS_PREFIX}:*`, "COUNT", 1000);
-    cursor = next;
-    for (const k of keys) out[k] = (await redis.dumpBuffer(k))?.toString("hex") ?? "";
-  } while (cursor !== "0");
-  return out;
-}
+const redisState = () => redisKeys(redis, config.NEWSFEED_REDIS_PREFIX);
 
 describe.concurrent("usage", { timeout: 120_000 }, () => {
   it.each([
@@ -71,11 +37,7 @@ describe.concurrent("usage", { timeout: 120_000 }, () => {
     { args: ["replay", "items", "--since", "2d", "--until", "later"], msg: /--until must be a duration ago/ },
     { args: ["replay", "items", "--since", "2d", "--bogus"], msg: /Unknown option '--bogus'/ },
   ])("newsfeed $args exits 2 with one line", async ({ args, msg }) => {
-    const r = await newsfeed(args);
-    expect(r.code).toBe(2);
-    expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toMatch(msg);
-    expect(r.stdout).toBe("");
+    expectUsageError(await newsfeed(args), msg);
   });
 
   it("prints help with examples and exits 0", async () => {

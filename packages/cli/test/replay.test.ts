@@ -2,11 +2,9 @@
  * `newsfeed replay fetches | file | failed` as an operator runs them, on real
  * Postgres and Redis: a database and a Redis prefix of its own per test.
  */
-import { execFile } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { Queue, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
@@ -18,28 +16,13 @@ import { addFeed, type Feed } from "@newsfeed/store";
 import { createTestDatabase, type TestDatabase } from "@newsfeed/store/testing";
 import type { Config } from "../src/config.ts";
 import { createLogger } from "../src/logger.ts";
+import type { ReplayReport } from "../src/replay/sink.ts";
 import { createIndex, createRuntime, dedupeSettings } from "../src/runtime.ts";
 import { startSampleServer } from "../src/sample/server.ts";
-import { dropRedisPrefix, snapshotRows, testConfig } from "./helpers.ts";
+import { cliEnv, dropRedisPrefix, runCli, snapshotRows, testConfig } from "./helpers.ts";
 
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-const TSX = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-interface Summary {
-  read: number;
-  new: number;
-  updated: number;
-  unchanged: number;
-  failed: number;
-  dryRun: boolean;
-  older?: number;
-  failures: { what: string; error: string }[];
+/** The --json summary: the report, and what each replay adds to it. */
+interface Summary extends ReplayReport {
   [k: string]: unknown;
 }
 
@@ -59,22 +42,7 @@ afterEach(async () => {
   await t?.drop();
 });
 
-function newsfeed(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      TSX,
-      [MAIN, ...args],
-      {
-        env: {
-          ...process.env, DATABASE_URL: t.url, REDIS_URL: config.REDIS_URL, NEWSFEED_REDIS_PREFIX: config.NEWSFEED_REDIS_PREFIX,
-          FETCH_ALLOW_PRIVATE: "127.0.0.1", LOG_LEVEL: "warn",
-        },
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const newsfeed = (args: string[]) => runCli(args, { ...cliEnv(config), FETCH_ALLOW_PRIVATE: "127.0.0.1" });
 
 /** Runs a replay with --json; returns the exit code, the summary and stderr. */
 async function replay(args: string[]): Promise<{ code: number; s: Summary; stderr: string }> {

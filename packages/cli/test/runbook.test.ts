@@ -3,8 +3,7 @@
  * as the real CLI against a scratch database and Redis prefix, with the runbook's example feeds
  * (https://feeds.example.com/…) served from 127.0.0.1; each section's promise is checked.
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -14,12 +13,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { TEST_ADMIN_URL } from "@newsfeed/store/testing";
 import { Redis } from "ioredis";
-import { dropRedisPrefix, snapshotRows, testConfig } from "./helpers.ts";
+import { cliEnv, dropRedisPrefix, runCli, scratchDatabase, snapshotRows, testConfig } from "./helpers.ts";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-const TSX = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
 // Services run under node itself (tsx's loader), so that their own exit code on SIGTERM is seen.
 const TSX_LOADER = new URL("../../../node_modules/tsx/dist/loader.mjs", import.meta.url).href;
 const RUNBOOK = fileURLToPath(new URL("../../../docs/operations.md", import.meta.url));
@@ -57,41 +54,23 @@ function rss(outlet: string, stories: number[]): string {
   return `<?xml version="1.0"?><rss version="2.0"><channel><title>${outlet}</title><link>https://${outlet}.example/</link>${items}</channel></rss>`;
 }
 
-const dbName = `nf_runbook_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
-const dbUrl = (() => {
-  const u = new URL(TEST_ADMIN_URL);
-  u.pathname = `/${dbName}`;
-  return u.toString();
-})();
-const config = testConfig(dbUrl);
+const db = scratchDatabase("nf_runbook");
+const config = testConfig(db.url);
 let server: Server;
 let base = "";
 let cwd = "";
 let pool: pg.Pool;
 const services: ChildProcess[] = [];
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 const env = (): NodeJS.ProcessEnv => ({
-  ...process.env, DATABASE_URL: dbUrl, REDIS_URL: config.REDIS_URL, NEWSFEED_REDIS_PREFIX: config.NEWSFEED_REDIS_PREFIX,
-  FETCH_ALLOW_PRIVATE: "127.0.0.1", SCHEDULER_INTERVAL_MS: "200", LOG_LEVEL: "warn", NEWSFEED_SAMPLE: "false",
+  ...process.env, ...cliEnv(config), FETCH_ALLOW_PRIVATE: "127.0.0.1", SCHEDULER_INTERVAL_MS: "200", LOG_LEVEL: "warn", NEWSFEED_SAMPLE: "false",
   NEWSFEED_HTTP_PORT: "0",
 });
 
 /** The runbook's line as argv: `pnpm newsfeed a b` → [a, b], example feeds served locally. */
 const argvOf = (line: string) => line.replace(/^pnpm newsfeed\s+/, "").replaceAll(EXAMPLE, `${base}/`).split(/\s+/);
 
-function newsfeed(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(TSX, [MAIN, ...args], { cwd, env: env(), timeout: 120_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const newsfeed = (args: string[]) => runCli(args, env(), { cwd, timeout: 120_000 });
 
 async function stopServices(): Promise<void> {
   for (const p of services.splice(0)) {
@@ -126,7 +105,7 @@ beforeAll(async () => {
   );
   // A captured file: one story the feed no longer carries, and one it does.
   await writeFile(join(cwd, "captured.xml"), rss("wire", [3, 4]));
-  pool = new pg.Pool({ connectionString: dbUrl, max: 2 });
+  pool = new pg.Pool({ connectionString: db.url, max: 2 });
 });
 
 afterAll(async () => {
@@ -135,10 +114,7 @@ afterAll(async () => {
   server?.close();
   if (cwd) await rm(cwd, { recursive: true, force: true });
   await dropRedisPrefix(config);
-  const admin = new pg.Client({ connectionString: TEST_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbName)} WITH (FORCE)`);
-  await admin.end();
+  await db.drop();
 });
 
 /** What each section promises, checked after its lines ran (and before its services stop). */

@@ -1,7 +1,5 @@
 /** `newsfeed status`: one screen over Postgres and Redis, the dedupe index's size, and a service that is down. */
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,10 +10,7 @@ import { createTestDatabase, type TestDatabase } from "@newsfeed/store/testing";
 import type { Config } from "../src/config.ts";
 import { createIndex } from "../src/runtime.ts";
 import type { StatusReport } from "../src/commands/status.ts";
-import { dropRedisPrefix, testConfig } from "./helpers.ts";
-
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-const TSX = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
+import { cliEnv, dropRedisPrefix, runCli, testConfig } from "./helpers.ts";
 
 let t: TestDatabase;
 let config: Config;
@@ -31,28 +26,7 @@ afterAll(async () => {
   await t?.drop();
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function newsfeed(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      TSX,
-      [MAIN, ...args],
-      {
-        env: {
-          ...process.env, DATABASE_URL: t.url, REDIS_URL: config.REDIS_URL, NEWSFEED_REDIS_PREFIX: config.NEWSFEED_REDIS_PREFIX,
-          LOG_LEVEL: "warn", ...env,
-        },
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const newsfeed = (args: string[], env: Record<string, string> = {}) => runCli(args, { ...cliEnv(config), ...env });
 
 const MIN = 60_000;
 const ago = (ms: number) => new Date(Date.now() - ms);

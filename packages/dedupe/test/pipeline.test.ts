@@ -2,56 +2,31 @@
  * The dedupe stage on real Redis and Postgres: the partition it produces, alone,
  * with two concurrent workers, and after the Redis index is lost and rebuilt.
  */
-import { randomBytes } from "node:crypto";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { pino } from "pino";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createDedupeWorker, dedupeBatch, FingerprintIndex, rebuildIndex, type DedupeDeps } from "@newsfeed/dedupe";
 import { JOB_NAMES, JOB_OPTIONS, QUEUES, queuePrefix } from "@newsfeed/jobs";
 import { addFeed } from "@newsfeed/store";
-import { createTestDatabase, type TestDatabase } from "@newsfeed/store/testing";
+import type { TestDatabase } from "@newsfeed/store/testing";
 import { corpus, partition, type CorpusItem } from "./corpus.ts";
+import { dropPrefix, scratch, type Scratch } from "./scratch.ts";
 
-const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const items = corpus();
 const gold = partition(new Map(items.map((it) => [it.identityKey, it.gold])));
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
 
-interface Setup {
-  t: TestDatabase;
-  redis: Redis;
-  prefix: string;
+interface Setup extends Scratch {
   deps: DedupeDeps;
 }
 
 async function setup(): Promise<Setup> {
-  const t = await createTestDatabase();
+  const { t, redis, prefix } = await scratch();
   for (let f = 1; f <= 9; f++) await addFeed(t.db, { url: `https://feed${f}.example/rss` });
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const prefix = `nf-test-${randomBytes(4).toString("hex")}`;
   const index = new FingerprintIndex(redis, {
     prefix: `${prefix}:idx:`, windowMs: 72 * 3_600_000, minContainment: 0.35, maxNumberMismatches: 2, mergeContainment: 0.5,
   });
-  const s = { t, redis, prefix, deps: { db: t.db, index, settings: { shingleSize: 5, minWords: 12, chromeMinItems: 3 } } };
-  cleanups.push(async () => {
-    await dropPrefix(redis, prefix);
-    await redis.quit();
-    await t.drop();
-  });
-  return s;
-}
-
-async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== "0");
+  return { t, redis, prefix, deps: { db: t.db, index, settings: { shingleSize: 5, minWords: 12, chromeMinItems: 3 } } };
 }
 
 /** The partition Postgres holds: items by the story they belong to now. */

@@ -2,35 +2,25 @@
  * `replayItems` on real Postgres and Redis: a plain replay (re-delivery) and a
  * recluster with stories reaching outside the window, each run twice and dry.
  */
-import { randomBytes } from "node:crypto";
-import { Redis } from "ioredis";
-import { afterAll, describe, expect, it } from "vitest";
+import type { Redis } from "ioredis";
+import { describe, expect, it } from "vitest";
 import { dedupeBatch, FingerprintIndex, prepareItem, rebuildIndex, replayItems, type DedupeDeps } from "@newsfeed/dedupe";
-import { createTestDatabase, type TestDatabase } from "@newsfeed/store/testing";
+import type { TestDatabase } from "@newsfeed/store/testing";
 import { addFeeds, partition, saveUnder, story } from "./replay-fixtures.ts";
+import { scratch, type Scratch } from "./scratch.ts";
 
-const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const HOUR = 3_600_000;
 const WINDOW = 72 * HOUR;
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
 
-interface Setup {
-  t: TestDatabase;
-  redis: Redis;
-  prefix: string;
+interface Setup extends Scratch {
   deps: DedupeDeps & { scratch: FingerprintIndex };
   feeds: number[];
 }
 
 async function setup(): Promise<Setup> {
-  const t = await createTestDatabase("nf_replay");
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const prefix = `nf-test-${randomBytes(4).toString("hex")}`;
+  const { t, redis, prefix } = await scratch("nf_replay");
   const opts = { windowMs: WINDOW, minContainment: 0.35, maxNumberMismatches: 2, mergeContainment: 0.5 };
-  const s: Setup = {
+  return {
     t, redis, prefix,
     deps: {
       db: t.db,
@@ -40,21 +30,6 @@ async function setup(): Promise<Setup> {
     },
     feeds: await addFeeds(t.db, 4),
   };
-  cleanups.push(async () => {
-    await dropPrefix(redis, prefix);
-    await redis.quit();
-    await t.drop();
-  });
-  return s;
-}
-
-async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== "0");
 }
 
 /** Every key under the prefix with its serialized value. */

@@ -4,7 +4,7 @@ import {
   addFeed, assertSchemaCurrent, findFeed, listFeeds, pauseFeed, recentFetches, removeFeed, resetFeedErrors, resumeFeed, type Feed, type RemoveFeedResult,
 } from "@newsfeed/store";
 import { UsageError, type Command } from "../cli.ts";
-import { safe, table, truncate } from "../format.ts";
+import { safe, safeJson, table, truncate } from "../format.ts";
 import { decodeOpml, parseOpml, renderOpml } from "../opml.ts";
 import { loadConfig } from "../config.ts";
 import { createLogger } from "../logger.ts";
@@ -123,7 +123,7 @@ const list: Command = {
     await withDb(async ({ db }) => {
       const feeds = await listFeeds(db);
       if (values.json) {
-        console.log(JSON.stringify(feeds, null, 2));
+        console.log(safeJson(feeds, 2));
         return;
       }
       if (feeds.length === 0) {
@@ -166,7 +166,7 @@ const show: Command = {
       const feed = await feedArg(db, positionals[0]!);
       const fetches = await recentFetches(db, feed.id, limit);
       if (values.json) {
-        console.log(JSON.stringify({ feed, fetches }, null, 2));
+        console.log(safeJson({ feed, fetches }, 2));
         return;
       }
       const lines: [string, string][] = [

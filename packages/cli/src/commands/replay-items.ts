@@ -4,9 +4,9 @@ import { assertSchemaCurrent, createDb } from "@newsfeed/store";
 import { replayItems, type ReplayItemsResult, type ReplayProgress } from "@newsfeed/dedupe";
 import { UsageError, type Command } from "../cli.ts";
 import { loadConfig } from "../config.ts";
-import { parseSince } from "../format.ts";
 import { Progress, summaryLine, type ReplaySummary } from "../progress.ts";
 import { createIndex, dedupeSettings } from "../runtime.ts";
+import { timeArg } from "./shared.ts";
 
 const LABELS: Record<ReplayProgress["phase"], string> = {
   replay: "replaying items",
@@ -14,12 +14,6 @@ const LABELS: Record<ReplayProgress["phase"], string> = {
   cluster: "recluster 2/3: clustering the window in a scratch index",
   write: "recluster 3/3: writing the new stories",
 };
-
-function timeArg(name: string, text: string): Date {
-  const t = parseSince(text);
-  if (!t) throw new UsageError(`--${name} must be a duration ago (72h, 7d) or an ISO time, got '${text}'`);
-  return t;
-}
 
 /** `replay items`: stored items through dedupe again; with --recluster, their stories recomputed. */
 export const replayItemsCommand: Command = {

@@ -9,32 +9,20 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { decodeBody, NewestVersions, normalizeItems, parseFeed, readArchivedBody } from "@newsfeed/ingest";
 import { fetchJobSchema, itemsJobSchema, QUEUES, type QueueName, queuePrefix } from "@newsfeed/jobs";
-import { archivedFeeds, archivedFetchPage, findFeed, type ArchivedFetch, type Db, type Feed } from "@newsfeed/store";
+import { archivedFeeds, archivedFetchPage, type ArchivedFetch } from "@newsfeed/store";
 import { UsageError, type Command } from "../cli.ts";
 import { loadConfig } from "../config.ts";
-import { parseSince, safe, table, truncate } from "../format.ts";
+import { safe, table, truncate } from "../format.ts";
 import { emptySummary, Progress, summaryLine } from "../progress.ts";
 import { parseJsonLines } from "../replay/jsonl.ts";
 import { errorText, finishReplay, openReplay, type ReplayReport } from "../replay/sink.ts";
 import { replayItemsCommand } from "./replay-items.ts";
-import { intArg } from "./shared.ts";
+import { feedArg, intArg, timeArg } from "./shared.ts";
 
 /** Archived bodies read per query: a page is held in memory at once, never the whole range. */
 const PAGE = 20;
 const QUEUE_NAMES = Object.values(QUEUES) as QueueName[];
 const fmt = (n: number) => n.toLocaleString("en-US");
-
-function timeArg(name: string, text: string): Date {
-  const t = parseSince(text);
-  if (!t) throw new UsageError(`--${name} must be a duration ago (24h, 7d) or an ISO time, got '${text}'`);
-  return t;
-}
-
-async function feedArg(db: Db, text: string): Promise<Feed> {
-  const feed = await findFeed(db, text);
-  if (!feed) throw new UsageError(`no feed '${text}' (give a feed id or URL; see \`pnpm newsfeed feeds list\`)`);
-  return feed;
-}
 
 const olderNote = (r: ReplayReport) =>
   r.older ? `; ${fmt(r.older)} of the unchanged are older than the stored version (kept)` : "";

@@ -1,6 +1,7 @@
 import { UsageError } from "../cli.ts";
 import { loadConfig, type Config } from "../config.ts";
-import { createDb, type DbHandle } from "@newsfeed/store";
+import { parseSince } from "../format.ts";
+import { createDb, findFeed, type Db, type DbHandle, type Feed } from "@newsfeed/store";
 
 /** Validates a feed URL given on the command line: absolute http(s). */
 export function feedUrlArg(text: string): string {
@@ -21,6 +22,20 @@ export function intArg(name: string, text: string | undefined, def: number, min 
   const n = Number(text);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}, got '${text}'`);
   return n;
+}
+
+/** A time option: a duration ago ("72h", "7d") or an ISO 8601 instant. */
+export function timeArg(name: string, text: string): Date {
+  const t = parseSince(text);
+  if (!t) throw new UsageError(`--${name} must be a duration ago (72h, 7d) or an ISO time, got '${text}'`);
+  return t;
+}
+
+/** A feed given by id or URL; unknown: a usage error. */
+export async function feedArg(db: Db, text: string): Promise<Feed> {
+  const feed = await findFeed(db, text);
+  if (!feed) throw new UsageError(`no feed '${text}' (give a feed id or URL; see \`pnpm newsfeed feeds list\`)`);
+  return feed;
 }
 
 /** Runs `fn` with a database handle from the config, closing it after. */

@@ -1,6 +1,6 @@
 import { listStories } from "@newsfeed/store";
 import { UsageError, type Command } from "../cli.ts";
-import { table, truncate } from "../format.ts";
+import { safeJson, table, truncate } from "../format.ts";
 import { parseSince } from "../format.ts";
 import { intArg, withDb } from "./shared.ts";
 
@@ -22,7 +22,7 @@ export const storiesCommand: Command = {
     await withDb(async ({ db }) => {
       const stories = await listStories(db, { since, limit });
       if (values.json) {
-        console.log(JSON.stringify(stories, null, 2));
+        console.log(safeJson(stories, 2));
         return;
       }
       if (stories.length === 0) {

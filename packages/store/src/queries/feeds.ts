@@ -2,7 +2,8 @@ import { asc, desc, eq, getTableColumns, inArray, sql } from "drizzle-orm";
 import type { PoolClient } from "pg";
 import type { Db } from "../client.ts";
 import { feeds, fetches } from "../schema.ts";
-import { recomputeStories } from "./stories.ts";
+import { deleteItemsInTx, deleteStoryTrees } from "./stories.ts";
+import { inTransaction, READ_ONLY_SNAPSHOT } from "./transaction.ts";
 
 export type Feed = typeof feeds.$inferSelect;
 
@@ -190,73 +191,20 @@ export interface RemoveFeedOptions {
   onProgress?: (p: RemoveFeedResult) => void | Promise<void>;
 }
 
-/** Runs `fn` in a transaction; retries it when Postgres broke a deadlock with a dedupe writer. */
-async function inTx<T>(db: Db, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const client = await db.$client.connect();
-    try {
-      await client.query("BEGIN");
-      const out = await fn(client);
-      await client.query("COMMIT");
-      return out;
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {});
-      if ((err as { code?: string }).code !== "40P01" || attempt >= 5) throw err;
-    } finally {
-      client.release();
-    }
-  }
-}
-
-/** The stories merged (directly or not) into each of `roots`. */
-const MERGED_INTO_SQL = `
-  WITH RECURSIVE tree(id) AS (
-    SELECT r FROM unnest($1::bigint[]) AS r
-    UNION
-    SELECT s.id FROM stories s JOIN tree t ON s.merged_into_id = t.id)
-  SELECT id::text FROM tree WHERE id <> ALL($1::bigint[])`;
+/** Runs `fn` in a transaction; runs it again (4 times at most) when Postgres broke a deadlock with a dedupe writer. */
+const inTx = <T>(db: Db, fn: (client: PoolClient) => Promise<T>): Promise<T> => inTransaction(db, fn, { deadlockRetries: 4 });
 
 /**
  * Deletes the given items of one feed with their memberships, inside the caller's
- * transaction: their stories are locked in id order (as saveAssignments locks them),
- * recomputed by saveAssignments' own code, and those left without copies are deleted
+ * transaction (deleteItemsInTx: their stories locked in id order, as saveAssignments
+ * locks them, and recomputed by its own code); those left without copies are deleted
  * with the stories merged into them (as `prune --items` does). Returns what it did,
  * and for each story touched whether it kept copies.
  */
 async function deleteItemsOf(client: PoolClient, ids: readonly string[]): Promise<{ items: number; storiesDeleted: number; kept: Map<string, boolean> }> {
-  const kept = new Map<string, boolean>();
-  if (ids.length === 0) return { items: 0, storiesDeleted: 0, kept };
-  // A membership moves only under its story's lock: once every story found is locked, the set is final.
-  const stories = new Set<string>();
-  for (;;) {
-    const found = await client.query<{ story_id: string }>(
-      `SELECT DISTINCT story_id::text FROM story_items WHERE item_id = ANY($1::bigint[])`,
-      [ids],
-    );
-    const fresh = found.rows.map((r) => r.story_id).filter((id) => !stories.has(id));
-    if (fresh.length === 0) break;
-    await client.query(`SELECT id FROM stories WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [fresh]);
-    for (const id of fresh) stories.add(id);
-  }
-  const del = await client.query(`DELETE FROM items WHERE id = ANY($1::bigint[])`, [ids]);
-  const touched = [...stories];
-  await recomputeStories(client, touched);
-  const after = await client.query<{ id: string; copies: number; root: boolean }>(
-    `SELECT id::text, copies, (merged_into_id IS NULL AND NOT EXISTS (SELECT 1 FROM story_items si WHERE si.story_id = s.id)) AS root
-       FROM stories s WHERE id = ANY($1::bigint[])`,
-    [touched],
-  );
-  const roots = after.rows.filter((r) => r.root).map((r) => r.id);
-  for (const r of after.rows) kept.set(r.id, !r.root && r.copies > 0);
-  let storiesDeleted = 0;
-  if (roots.length) {
-    const merged = (await client.query<{ id: string }>(MERGED_INTO_SQL, [roots])).rows.map((r) => r.id);
-    if (merged.length) await client.query(`SELECT id FROM stories WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [merged]);
-    // One statement: the merged_into_id references between them are checked at its end.
-    const gone = await client.query(`DELETE FROM stories WHERE id = ANY($1::bigint[])`, [[...roots, ...merged]]);
-    storiesDeleted = gone.rowCount ?? 0;
-  }
-  return { items: del.rowCount ?? 0, storiesDeleted, kept };
+  const { items, stories } = await deleteItemsInTx(client, ids);
+  const storiesDeleted = await deleteStoryTrees(client, stories.filter((s) => s.empty).map((s) => s.id));
+  return { items, storiesDeleted, kept: new Map(stories.map((s) => [s.id, s.kept])) };
 }
 
 /**
@@ -345,9 +293,7 @@ export async function removeFeed(db: Db, id: number, opts: RemoveFeedOptions = {
 
 /** What removeFeed would remove, counted in one read-only transaction. */
 async function countFeedRemoval(db: Db, id: number, url: string): Promise<RemoveFeedResult> {
-  const client = await db.$client.connect();
-  try {
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  return inTransaction(db, async (client) => {
     const { rows } = await client.query<{ items: number; fetches: number; recomputed: number; deleted: number }>(
       `WITH RECURSIVE hit AS (
          SELECT DISTINCT si.story_id FROM items i JOIN story_items si ON si.item_id = i.id WHERE i.feed_id = $1),
@@ -365,13 +311,7 @@ async function countFeedRemoval(db: Db, id: number, url: string): Promise<Remove
               (SELECT count(*) FROM tree)::int AS deleted`,
       [id],
     );
-    await client.query("COMMIT");
     const r = rows[0]!;
     return { feedId: id, url, items: r.items, fetches: r.fetches, storiesRecomputed: r.recomputed, storiesDeleted: r.deleted, batches: 0 };
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  }, { begin: READ_ONLY_SNAPSHOT });
 }

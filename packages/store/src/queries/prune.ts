@@ -7,7 +7,8 @@
  */
 import type { PoolClient } from "pg";
 import type { Db } from "../client.ts";
-import { recomputeStories } from "./stories.ts";
+import { deleteItemsInTx, deleteStoryTrees } from "./stories.ts";
+import { inTransaction, READ_ONLY_SNAPSHOT } from "./transaction.ts";
 
 export interface PruneOptions {
   /** Fetches started before this are deleted, with their archived bodies. */
@@ -153,31 +154,22 @@ class BatchSizer {
   }
 }
 
-/** Runs `fn` in a transaction holding the prune lock; retries it on a deadlock. */
-async function inBatchTx<T>(db: Db, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const client = await db.$client.connect();
-    try {
-      await client.query("BEGIN");
-      await client.query("SELECT pg_advisory_xact_lock($1)", [PRUNE_LOCK]);
-      const out = await fn(client);
-      await client.query("COMMIT");
-      return out;
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {});
-      // A writer that locked a story first and then waited for us: Postgres broke the tie; do the batch again.
-      if ((err as { code?: string }).code !== "40P01" || attempt >= 5) throw err;
-    } finally {
-      client.release();
-    }
-  }
+/**
+ * Runs `fn` in a transaction holding the prune lock. A writer that locked a story first and
+ * then waited for us: Postgres broke the tie; the batch is done again (4 times at most).
+ */
+function inBatchTx<T>(db: Db, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction(db, async (client) => {
+    await client.query("SELECT pg_advisory_xact_lock($1)", [PRUNE_LOCK]);
+    return fn(client);
+  }, { deadlockRetries: 4 });
 }
 
 /**
  * Deletes items last seen before `before` (their memberships go with them) in
  * batches of one transaction each: the items (skipping any a writer holds), then
- * their stories locked in id order, as saveAssignments locks them, then the delete
- * and the stories' aggregates recomputed by saveAssignments' own code.
+ * deleteItemsInTx (their stories locked in id order, as saveAssignments locks them,
+ * the delete, and the stories' aggregates recomputed by saveAssignments' own code).
  */
 async function deleteItems(
   db: Db,
@@ -201,30 +193,9 @@ async function deleteItems(
         [cursor.ts, cursor.id, before, size],
       );
       if (rows.length === 0) return { found: 0, size, last: cursor, itemsDeleted: 0, kept: [] };
-      const ids = rows.map((r) => r.id);
-      // Lock the items' stories; a membership moves only under its story's lock, so
-      // once every story found is locked, the set is final.
-      const stories = new Set<string>();
-      for (;;) {
-        const found = await client.query<{ story_id: string }>(
-          `SELECT DISTINCT story_id::text FROM story_items WHERE item_id = ANY($1::bigint[])`,
-          [ids],
-        );
-        const fresh = found.rows.map((r) => r.story_id).filter((id) => !stories.has(id));
-        if (fresh.length === 0) break;
-        await client.query(`SELECT id FROM stories WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [fresh]);
-        for (const id of fresh) stories.add(id);
-      }
-      const del = await client.query(`DELETE FROM items WHERE id = ANY($1::bigint[])`, [ids]);
-      await recomputeStories(client, [...stories]);
-      const kept = await client.query<{ id: string; kept: boolean }>(
-        `SELECT id::text, copies > 0 AS kept FROM stories WHERE id = ANY($1::bigint[])`,
-        [[...stories]],
-      );
+      const del = await deleteItemsInTx(client, rows.map((r) => r.id));
       const lastRow = rows[rows.length - 1]!;
-      return {
-        found: rows.length, size, last: { ts: lastRow.ts, id: lastRow.id }, itemsDeleted: del.rowCount ?? 0, kept: kept.rows,
-      };
+      return { found: rows.length, size, last: { ts: lastRow.ts, id: lastRow.id }, itemsDeleted: del.items, kept: del.stories };
     }));
     if (batch.found === 0) return;
     for (const r of batch.kept) touched.set(Number(r.id), r.kept);
@@ -235,14 +206,6 @@ async function deleteItems(
     cursor = batch.last;
   }
 }
-
-/** The stories merged (directly or not) into each of `roots`, with the root they lead to. */
-const TREE_SQL = `
-  WITH RECURSIVE tree(id, root) AS (
-    SELECT r, r FROM unnest($1::bigint[]) AS r
-    UNION
-    SELECT s.id, t.root FROM stories s JOIN tree t ON s.merged_into_id = t.id)
-  SELECT id::text, root::text FROM tree WHERE id <> root`;
 
 /**
  * Deletes stories last seen before `before` that have no copies and were not merged
@@ -275,23 +238,8 @@ async function deleteEmptyStories(
             AND NOT EXISTS (SELECT 1 FROM story_items si WHERE si.story_id = s.id)`,
         [rows.map((r) => r.id)],
       );
-      const roots = empty.rows.map((r) => r.id);
-      // Nothing can be merged into a locked root, so its tree is final now.
-      const tree = roots.length ? (await client.query<{ id: string; root: string }>(TREE_SQL, [roots])).rows : [];
-      const locked = new Set<string>();
-      if (tree.length) {
-        const got = await client.query<{ id: string }>(
-          `SELECT id::text FROM stories WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE SKIP LOCKED`,
-          [tree.map((t) => t.id)],
-        );
-        for (const r of got.rows) locked.add(r.id);
-      }
-      const held = new Set(tree.filter((t) => !locked.has(t.id)).map((t) => t.root));
-      const doomed = [...roots.filter((r) => !held.has(r)), ...tree.filter((t) => !held.has(t.root)).map((t) => t.id)];
-      const del = doomed.length
-        ? await client.query(`DELETE FROM stories WHERE id = ANY($1::bigint[])`, [doomed])
-        : { rowCount: 0 };
-      return { found: rows.length, size, last: { ts: lastRow.ts, id: lastRow.id }, deleted: del.rowCount ?? 0 };
+      const deleted = await deleteStoryTrees(client, empty.rows.map((r) => r.id), { skipLocked: true });
+      return { found: rows.length, size, last: { ts: lastRow.ts, id: lastRow.id }, deleted };
     }));
     if (batch.found === 0) return;
     await onBatch(batch.deleted);
@@ -302,9 +250,7 @@ async function deleteEmptyStories(
 
 /** What `prune` would remove, counted in one read-only transaction. */
 async function countPrunable(db: Db, opts: PruneOptions): Promise<PruneResult> {
-  const client = await db.$client.connect();
-  try {
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  return inTransaction(db, async (client) => {
     const f = await client.query<{ n: number; bodies: number; bytes: string }>(
       `SELECT count(*)::int AS n, count(body_gzip)::int AS bodies, COALESCE(sum(octet_length(body_gzip)), 0)::text AS bytes
          FROM fetches WHERE started_at < $1`,
@@ -344,16 +290,10 @@ async function countPrunable(db: Db, opts: PruneOptions): Promise<PruneResult> {
         )
       ).rows[0]!;
     }
-    await client.query("COMMIT");
     const r = f.rows[0]!;
     return {
       fetchesDeleted: r.n, bodiesRemoved: r.bodies + bodies.bodies, bodyBytes: Number(r.bytes) + Number(bodies.bytes),
       itemsDeleted: items.items, storiesUpdated: items.updated, storiesDeleted: items.stories, batches: 0,
     };
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  }, { begin: READ_ONLY_SNAPSHOT });
 }

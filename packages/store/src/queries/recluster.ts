@@ -10,7 +10,8 @@
  */
 import type { PoolClient } from "pg";
 import type { Db } from "../client.ts";
-import { recomputeStories } from "./stories.ts";
+import { recomputeStories, type AssignedItem } from "./stories.ts";
+import { inTransaction } from "./transaction.ts";
 
 /** Items whose time (published, else first seen) is ≥ since and, when given, < until. */
 export interface ItemWindow {
@@ -18,24 +19,11 @@ export interface ItemWindow {
   until?: Date;
 }
 
-/** A stored item with the story it belongs to now. */
-export interface StoredItem {
+/** A stored item with the story it belongs to now: what saveAssignments stored, first seen instead of last, with ids. */
+export interface StoredItem extends Omit<AssignedItem, "seenAt"> {
   id: number;
-  feedId: number;
-  identityKey: string;
-  guid: string | null;
-  url: string | null;
-  canonicalUrl: string | null;
-  title: string;
-  text: string;
-  publishedAt: Date | null;
   firstSeenAt: Date;
-  contentHash: string;
-  simhash: bigint;
   storyId: number;
-  storyKey: string;
-  distance: number;
-  similarity: number;
 }
 
 const TIME = "COALESCE(i.published_at, i.first_seen_at)";
@@ -217,18 +205,8 @@ export async function applyItemChanges(
     itemsMoved: 0, itemsRewritten: 0, storiesCreated: 0, storiesUpdated: 0, storiesMerged: 0, storiesEmptied: 0,
   };
   if (changes.length === 0) return result;
-  const client = await db.$client.connect();
-  try {
-    await client.query("BEGIN");
-    await applyInTx(client, [...changes].sort((a, b) => a.itemId - b.itemId), opts.mergeInto ?? new Map(), result);
-    await client.query("COMMIT");
-    return result;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  await inTransaction(db, (client) => applyInTx(client, [...changes].sort((a, b) => a.itemId - b.itemId), opts.mergeInto ?? new Map(), result));
+  return result;
 }
 
 async function applyInTx(

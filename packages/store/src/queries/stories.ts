@@ -1,5 +1,6 @@
 import type { PoolClient } from "pg";
 import type { Db } from "../client.ts";
+import { inTransaction } from "./transaction.ts";
 
 /** One item observation with the story the dedupe index assigned it to. */
 export interface AssignedItem {
@@ -64,18 +65,7 @@ export async function saveAssignments(
   if (rows.length === 0) {
     return { itemsInserted: 0, itemsUpdated: 0, storiesCreated: 0, membershipsAdded: 0, storiesUpdated: 0, storiesMerged: 0 };
   }
-  const client = await db.$client.connect();
-  try {
-    await client.query("BEGIN");
-    const result = await saveInTx(client, rows, merges);
-    await client.query("COMMIT");
-    return result;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  return inTransaction(db, (client) => saveInTx(client, rows, merges));
 }
 
 async function saveInTx(client: PoolClient, rows: AssignedItem[], merges: readonly StoryMerge[]): Promise<SaveResult> {
@@ -245,6 +235,81 @@ export async function recomputeStories(client: PoolClient, ids: readonly string[
     [ids],
   );
   return agg.rowCount ?? 0;
+}
+
+/** A story that lost copies in deleteItemsInTx, as it stands after. */
+export interface TouchedStory {
+  id: string;
+  /** It still has copies (its aggregates were recomputed). */
+  kept: boolean;
+  /** It has no copies left and was not merged into another: deleteStoryTrees may delete it. */
+  empty: boolean;
+}
+
+/**
+ * Deletes the given items with their memberships inside the caller's transaction:
+ * their stories locked first in id order (as saveAssignments locks them), then the
+ * delete, then the stories' aggregates recomputed (recomputeStories). Returns how
+ * many items went, and each story that lost copies with whether it kept some.
+ */
+export async function deleteItemsInTx(client: PoolClient, ids: readonly string[]): Promise<{ items: number; stories: TouchedStory[] }> {
+  if (ids.length === 0) return { items: 0, stories: [] };
+  // A membership moves only under its story's lock: once every story found is locked, the set is final.
+  const locked = new Set<string>();
+  for (;;) {
+    const found = await client.query<{ story_id: string }>(
+      `SELECT DISTINCT story_id::text FROM story_items WHERE item_id = ANY($1::bigint[])`,
+      [ids],
+    );
+    const fresh = found.rows.map((r) => r.story_id).filter((id) => !locked.has(id));
+    if (fresh.length === 0) break;
+    await client.query(`SELECT id FROM stories WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [fresh]);
+    for (const id of fresh) locked.add(id);
+  }
+  const del = await client.query(`DELETE FROM items WHERE id = ANY($1::bigint[])`, [ids]);
+  const touched = [...locked];
+  await recomputeStories(client, touched);
+  const after = await client.query<TouchedStory>(
+    `SELECT id::text, copies > 0 AS kept,
+            (merged_into_id IS NULL AND NOT EXISTS (SELECT 1 FROM story_items si WHERE si.story_id = s.id)) AS empty
+       FROM stories s WHERE id = ANY($1::bigint[])`,
+    [touched],
+  );
+  return { items: del.rowCount ?? 0, stories: after.rows };
+}
+
+/** The stories merged (directly or not) into each of `roots`, with the root they lead to. */
+const TREE_SQL = `
+  WITH RECURSIVE tree(id, root) AS (
+    SELECT r, r FROM unnest($1::bigint[]) AS r
+    UNION
+    SELECT s.id, t.root FROM stories s JOIN tree t ON s.merged_into_id = t.id)
+  SELECT id::text, root::text FROM tree WHERE id <> root`;
+
+/**
+ * Deletes stories left without copies (`roots`: not merged into another, locked by the
+ * caller's transaction) together with the stories merged into them, which point at them.
+ * With `skipLocked`, a root any story of whose tree a writer holds is left (for a later
+ * run); otherwise those locks are waited for. Returns how many stories were deleted.
+ */
+export async function deleteStoryTrees(client: PoolClient, roots: readonly string[], opts: { skipLocked?: boolean } = {}): Promise<number> {
+  if (roots.length === 0) return 0;
+  // Nothing can be merged into a locked root, so its tree is final now.
+  const tree = (await client.query<{ id: string; root: string }>(TREE_SQL, [roots])).rows;
+  const locked = new Set<string>();
+  if (tree.length) {
+    const got = await client.query<{ id: string }>(
+      `SELECT id::text FROM stories WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE${opts.skipLocked ? " SKIP LOCKED" : ""}`,
+      [tree.map((t) => t.id)],
+    );
+    for (const r of got.rows) locked.add(r.id);
+  }
+  const held = new Set(tree.filter((t) => !locked.has(t.id)).map((t) => t.root));
+  const doomed = [...roots.filter((r) => !held.has(r)), ...tree.filter((t) => !held.has(t.root)).map((t) => t.id)];
+  if (doomed.length === 0) return 0;
+  // One statement: the merged_into_id references between them are checked at its end.
+  const del = await client.query(`DELETE FROM stories WHERE id = ANY($1::bigint[])`, [doomed]);
+  return del.rowCount ?? 0;
 }
 
 /**
