@@ -1,5 +1,5 @@
 /**
- * pnpm bench:e2e [--feeds F] [--items I] [--words W]
+ * pnpm bench:e2e [--feeds F] [--items I] [--words W] [--workers N]
  *
  * Serves F feeds × I items from a local HTTP server, runs the whole pipeline
  * (scheduler → ingest worker → items queue → dedupe worker → Postgres) in this
@@ -7,7 +7,17 @@
  * start of the services to the last item row in Postgres. In the same run it
  * measures BullMQ's own rate for as many no-op jobs, added with addBulk and
  * processed by one worker, and prints the ratio of the two.
+ *
+ * With --workers N (N ≥ 2) it also runs the pipeline as separate OS processes, the way it is
+ * deployed (`newsfeed run ingest` and `newsfeed run dedupe`, sharing only Postgres and Redis),
+ * once with 1 process of each kind and once with N of each, each on a fresh database and
+ * Redis prefix: the clock starts when the feeds are added (every process already started)
+ * and stops at the last item row. It prints both rates and their ratio, and the 1-minute load
+ * average before and after (benches on a shared machine: read the figures with it).
  */
+import { spawn, type ChildProcess } from "node:child_process";
+import { cpus, loadavg } from "node:os";
+import { fileURLToPath } from "node:url";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
@@ -20,13 +30,14 @@ import { createLogger, createRuntime, loadConfig, startServices } from "@newsfee
 import { args, article, deleteKeys, intOf, REDIS_URL, rng, scratchDatabase, vocabulary } from "./lib.ts";
 
 const USAGE =
-  "usage: pnpm bench:e2e [--feeds 200] [--items 50] [--words 300] [--noop-concurrency 50] [--only pipeline|noop (for profiling)]";
+  "usage: pnpm bench:e2e [--feeds 200] [--items 50] [--words 300] [--noop-concurrency 50] [--workers 1] [--only pipeline|noop (for profiling)]";
 const a = args(
   {
     feeds: { type: "string", default: "200" },
     items: { type: "string", default: "50" },
     words: { type: "string", default: "300" },
     "noop-concurrency": { type: "string", default: "50" },
+    workers: { type: "string", default: "1" },
     only: { type: "string", default: "" },
   },
   USAGE,
@@ -39,6 +50,7 @@ const F = intOf("feeds", a.feeds);
 const I = intOf("items", a.items);
 const W = intOf("words", a.words);
 const NOOP_CONCURRENCY = intOf("noop-concurrency", a["noop-concurrency"]);
+const WORKERS = intOf("workers", a.workers);
 const N = F * I;
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -96,7 +108,7 @@ async function pipeline(baseUrl: string, dbUrl: string, prefix: string): Promise
   const seed = createDb(dbUrl, { max: 1 });
   for (let f = 0; f < F; f++) await addFeed(seed.db, { url: `${baseUrl}/f/${f}.xml` });
   await seed.close();
-  const config = loadConfig({ ...process.env, DATABASE_URL: dbUrl, REDIS_URL, NEWSFEED_REDIS_PREFIX: prefix, LOG_LEVEL: "warn", SCHEDULER_INTERVAL_MS: "200" });
+  const config = loadConfig({ ...process.env, DATABASE_URL: dbUrl, REDIS_URL, NEWSFEED_REDIS_PREFIX: prefix, LOG_LEVEL: "warn", SCHEDULER_INTERVAL_MS: "200", ...LOCAL_FEEDS });
   const rt = createRuntime(config, createLogger("warn", { pretty: false }));
   const t0 = performance.now();
   await startServices(rt, "all");
@@ -120,6 +132,76 @@ async function pipeline(baseUrl: string, dbUrl: string, prefix: string): Promise
   const stories = Number((await rt.db.pool.query("SELECT count(*) AS n FROM stories")).rows[0].n);
   await rt.close();
   return { seconds, stories };
+}
+
+/**
+ * The feeds are served from 127.0.0.1 (refused by the SSRF guard unless allowed), all from one
+ * host:port (held to FETCH_HOST_BUDGET_PER_MINUTE unless lifted): the bench measures the pipeline.
+ */
+const LOCAL_FEEDS = { FETCH_ALLOW_PRIVATE: "127.0.0.1", FETCH_HOST_BUDGET_PER_MINUTE: "0" };
+const MAIN = fileURLToPath(new URL("../packages/cli/src/main.ts", import.meta.url));
+const TSX_LOADER = new URL("../node_modules/tsx/dist/loader.mjs", import.meta.url).href;
+
+/** `perKind` ingest and `perKind` dedupe processes on a fresh database and prefix; items/s from the feeds' insertion. */
+async function processes(baseUrl: string, perKind: number): Promise<{ seconds: number; stories: number }> {
+  const db = scratchDatabase("nf_bench_e2e_p");
+  const prefix = `nf-bench-${randomBytes(4).toString("hex")}`;
+  const procs: ChildProcess[] = [];
+  try {
+    await runMigrations(db.url);
+    const env = {
+      ...process.env, DATABASE_URL: db.url, REDIS_URL, NEWSFEED_REDIS_PREFIX: prefix, LOG_LEVEL: "info",
+      SCHEDULER_INTERVAL_MS: "200", NEWSFEED_HTTP_PORT: "0", NEWSFEED_SAMPLE: "false",
+      ANALYTICS_REFRESH_MINUTES: "0", ...LOCAL_FEEDS,
+    };
+    const started: Promise<void>[] = [];
+    for (const role of ["ingest", "dedupe"]) {
+      for (let i = 0; i < perKind; i++) {
+        const p = spawn(process.execPath, ["--import", TSX_LOADER, MAIN, "run", role], { env, stdio: ["ignore", "pipe", "inherit"] });
+        procs.push(p);
+        started.push(
+          new Promise((resolve, reject) => {
+            let log = "";
+            p.stdout!.on("data", (d: Buffer) => {
+              log += d.toString();
+              if (log.includes("newsfeed services started")) resolve();
+            });
+            p.once("exit", (code) => reject(new Error(`newsfeed run ${role} exited ${code} before starting:\n${log}`)));
+          }),
+        );
+      }
+    }
+    await Promise.all(started);
+    const seed = createDb(db.url, { max: 2 });
+    try {
+      const t0 = performance.now();
+      for (let f = 0; f < F; f++) await addFeed(seed.db, { url: `${baseUrl}/f/${f}.xml` });
+      let count = 0;
+      let lastPrint = t0;
+      while (count < N) {
+        await sleep(20);
+        count = Number((await seed.pool.query("SELECT count(*) AS n FROM items")).rows[0].n);
+        if (performance.now() - lastPrint > 2000) {
+          lastPrint = performance.now();
+          process.stderr.write(`  … ${perKind}+${perKind} processes: ${count}/${N} items stored\n`);
+        }
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const stories = Number((await seed.pool.query("SELECT count(*) AS n FROM stories")).rows[0].n);
+      return { seconds, stories };
+    } finally {
+      await seed.close();
+    }
+  } finally {
+    await Promise.all(
+      procs.map((p) =>
+        p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => (p.once("exit", r), p.kill("SIGTERM")))),
+    );
+    const redis = new Redis(REDIS_URL);
+    await deleteKeys(redis, prefix);
+    await redis.quit();
+    await db.drop();
+  }
 }
 
 const { bodies, stories: expectedStories } = buildFeeds();
@@ -149,6 +231,20 @@ try {
   }
   console.log(`\nratio (pipeline items/s ÷ BullMQ no-op jobs/s): ${(rate / noopRate).toFixed(2)}   (goal ≥ 1.00)`);
   console.log(`stories: ${p.stories} (the feeds carry ${expectedStories} distinct stories)`);
+  if (WORKERS > 1) {
+    const load0 = loadavg()[0]!;
+    const one = await processes(baseUrl, 1);
+    const many = await processes(baseUrl, WORKERS);
+    const load1 = loadavg()[0]!;
+    console.log(`\nseparate processes (newsfeed run ingest / run dedupe), one Redis, one Postgres:`);
+    console.log(`${"what".padEnd(64)}  ${"count".padStart(7)}  ${"seconds".padStart(8)}  ${"per second".padStart(10)}`);
+    for (const [k, r] of [[1, one], [WORKERS, many]] as const) {
+      const what = `${k} ingest + ${k} dedupe process${k > 1 ? "es" : ""} (items; stories ${r.stories})`;
+      console.log(`${what.padEnd(64)}  ${String(N).padStart(7)}  ${r.seconds.toFixed(2).padStart(8)}  ${(N / r.seconds).toFixed(0).padStart(10)}`);
+    }
+    console.log(`\nratio (${WORKERS}+${WORKERS} ÷ 1+1 processes, items/s): ${(one.seconds / many.seconds).toFixed(2)}`);
+    console.log(`load average (1 min) before/after the process runs: ${load0.toFixed(2)} / ${load1.toFixed(2)}, ${cpus().length} CPUs`);
+  }
 } finally {
   server.close();
   const redis = new Redis(REDIS_URL);

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import type { Redis } from "ioredis";
 import pg from "pg";
+import { ownedKeyPatterns } from "@newsfeed/jobs";
 
 export function args<T extends Record<string, { type: "string"; default: string }>>(spec: T, usage: string) {
   try {
@@ -83,12 +84,13 @@ export function article(vocab: string[], words: number, rand: () => number): str
   return paragraphs;
 }
 
-/** Deletes every key that starts with `prefix`. */
+/**
+ * Deletes every key newsfeed writes under `prefix` (ownedKeyPatterns: the queues' keys live under
+ * the `{prefix:q}` hash tag), and every other key that starts with it (an index prefix ending in
+ * ':', the `${prefix}-noop` BullMQ prefix of bench/e2e.ts).
+ */
 export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== "0");
+  for (const match of [`${prefix}*`, ...ownedKeyPatterns(prefix)]) {
+    for await (const keys of redis.scanStream({ match, count: 1000 }) as AsyncIterable<string[]>) if (keys.length) await redis.del(...keys);
+  }
 }

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { createAddressPolicy } from "@newsfeed/ingest";
+import { redactUrl } from "@newsfeed/store";
 
 /** "a, b,,c" → ["a", "b", "c"]. */
 export const splitList = (v: string): string[] => v.split(",").map((p) => p.trim()).filter(Boolean);
@@ -81,16 +82,69 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-/** Parses the environment; an invalid value throws one line naming the setting. */
+/** Parses the environment; an invalid value throws one line naming the setting (its value with secrets redacted). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const res = envSchema.safeParse(env);
   if (res.success) return res.data;
   const issue = res.error.issues[0]!;
   const name = String(issue.path[0] ?? "environment");
-  throw new ConfigError(`invalid ${name}=${JSON.stringify(env[name] ?? "")}: ${issue.message}`);
+  throw new ConfigError(`invalid ${name}=${JSON.stringify(redactSetting(name, env[name] ?? ""))}: ${issue.message}`);
 }
 
 /** The variables of the schema with their defaults, for docs and `--help`. */
 export function configDefaults(): Record<string, unknown> {
   return envSchema.parse({});
+}
+
+/** A setting whose name says it holds a secret is never shown. */
+const SECRET_NAME = /PASSWORD|SECRET|TOKEN|KEY/;
+/** Nor is a URL's query parameter whose name says so (postgres://…?password=…). */
+const SECRET_PARAM = /pass|secret|token|key/i;
+
+/**
+ * A setting's value as it may be shown: a secret-named setting's value becomes "***",
+ * a URL's password "user:***@" (and secret-named query parameters "***"); other values,
+ * and empty ones, are returned as they are.
+ */
+export function redactSetting(name: string, value: unknown): unknown {
+  if (typeof value !== "string" || value === "") return value;
+  if (SECRET_NAME.test(name)) return "***";
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value;
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    return "***"; // not readable as a URL: what in it is a password cannot be told
+  }
+  const params = [...u.searchParams.keys()].filter((k) => SECRET_PARAM.test(k));
+  if (!u.password && params.length === 0) return value;
+  u = new URL(redactUrl(value));
+  for (const k of params) u.searchParams.set(k, "***");
+  return u.toString();
+}
+
+/** One setting as `newsfeed config` shows it. */
+export interface SettingDescription {
+  name: string;
+  /** The effective value, secrets redacted. */
+  value: unknown;
+  /** Where the value came from: the environment, or the schema's default. */
+  source: "env" | "default";
+  /** The schema's default, redacted likewise. */
+  default: unknown;
+}
+
+/**
+ * Every setting of the schema, in its order, with its effective value (secrets redacted)
+ * and where it came from. An invalid value throws ConfigError, as loadConfig does.
+ */
+export function describeConfig(env: NodeJS.ProcessEnv = process.env): SettingDescription[] {
+  const config = loadConfig(env) as Record<string, unknown>;
+  const defaults = configDefaults();
+  return Object.keys(envSchema.shape).map((name) => ({
+    name,
+    value: redactSetting(name, config[name]),
+    source: env[name] === undefined ? "default" : "env",
+    default: redactSetting(name, defaults[name]),
+  }));
 }

@@ -1,13 +1,36 @@
 /** Output helpers: safe terminal text, tables, durations. */
 
-/** Replaces control characters (ANSI escapes included) so that stored text cannot drive the terminal. */
+/**
+ * Replaces each control character with a space so that stored text cannot
+ * drive the terminal: C0 and C1 controls (ESC and CSI, so ANSI/OSC escape
+ * sequences lose their introducer and print as inert text; BEL, CR, LF, TAB),
+ * DEL, the Unicode line and paragraph separators, and the bidirectional
+ * formatting characters (which can reorder what a line appears to say).
+ */
 export function safe(text: string | null | undefined): string {
   // eslint-disable-next-line no-control-regex
-  return (text ?? "").replace(/[\u0000-\u001f\u007f-\u009f]/g, " ");
+  return (text ?? "").replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g, " ");
 }
 
+/** Characters JSON.stringify leaves raw that a terminal may act on: DEL, C1, separators, bidi controls. */
+const JSON_RAW_CONTROLS = /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/**
+ * JSON.stringify, with DEL, the C1 controls, the line and paragraph separators
+ * and the bidi controls written as \uXXXX escapes too (JSON.stringify escapes
+ * only C0): the same JSON value, but no raw byte of it can drive a terminal.
+ */
+export function safeJson(value: unknown, space?: number): string {
+  return JSON.stringify(value, null, space).replace(JSON_RAW_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** At most `width` UTF-16 code units, "…" included, never cutting a surrogate pair in half. */
 export function truncate(s: string, width: number): string {
-  return s.length <= width ? s : `${s.slice(0, Math.max(0, width - 1))}…`;
+  if (s.length <= width) return s;
+  let end = Math.max(0, width - 1);
+  const last = s.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${s.slice(0, end)}…`;
 }
 
 /** A plain left-aligned table; numbers right-aligned. */

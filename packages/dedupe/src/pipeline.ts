@@ -1,8 +1,10 @@
+import type { Logger } from "pino";
 import type { ItemPayload } from "@newsfeed/jobs";
 import { saveAssignments, type AssignedItem, type Db, type SaveResult } from "@newsfeed/store";
 import { itemRef, prepareDoc, type FingerprintOptions, type PreparedDoc } from "./fingerprint/document.ts";
 import { toSigned64 } from "./fingerprint/simhash.ts";
 import type { Assignment, FingerprintIndex } from "./index/fingerprint-index.ts";
+import { observeSave } from "./metrics.ts";
 import { chromeKeys } from "./text/chrome.ts";
 import { cleanParagraphs } from "./text/clean.ts";
 
@@ -86,9 +88,14 @@ async function learnedChrome(
 
 /**
  * The dedupe stage for one batch: assignBatch, then one idempotent transaction
- * in Postgres.
+ * in Postgres. The committed decisions are counted in the metrics; with a logger,
+ * each item's story (storyKey) is logged at debug level and each merge at info.
  */
-export async function dedupeBatch(deps: DedupeDeps, items: readonly ItemPayload[]): Promise<SaveResult> {
+export async function dedupeBatch(
+  deps: DedupeDeps,
+  items: readonly ItemPayload[],
+  opts: { logger?: Logger } = {},
+): Promise<SaveResult> {
   const { prepared, assignments } = await assignBatch(deps, items);
   const rows: AssignedItem[] = prepared.map((p, i) => {
     const a = assignments[i]!;
@@ -114,5 +121,22 @@ export async function dedupeBatch(deps: DedupeDeps, items: readonly ItemPayload[
       from, into: assignments[i]!.storyKey, feedId: p.item.feedId, identityKey: p.item.identityKey,
     })),
   );
-  return saveAssignments(deps.db, rows, merges);
+  const saved = await saveAssignments(deps.db, rows, merges);
+  observeSave(saved);
+  const log = opts.logger;
+  if (log?.isLevelEnabled("debug")) {
+    prepared.forEach((p, i) => {
+      const a = assignments[i]!;
+      if (!a.created) return; // already in the index: a re-delivery
+      log.debug(
+        {
+          feedId: p.item.feedId, identityKey: p.item.identityKey, storyKey: a.storyKey,
+          decision: a.storyKey === p.ref ? "new_story" : "joined", distance: a.distance, similarity: a.similarity,
+        },
+        "item assigned",
+      );
+    });
+  }
+  for (const m of merges) log?.info({ storyKey: m.into, mergedStoryKey: m.from, feedId: m.feedId, identityKey: m.identityKey }, "stories merged");
+  return saved;
 }

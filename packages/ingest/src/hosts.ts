@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { hostDeferrals } from "./metrics.ts";
 
 /**
  * Per-host politeness shared by every ingest worker through Redis: a budget of
@@ -74,7 +75,9 @@ export class HostGate {
     const host = hostKey(url);
     const limit = this.limitFor(host);
     const [ok, waitMs, reason] = await this.acquireFn(this.prefix, host, now, limit > 0 ? limit : 2 ** 52);
-    return ok === 1 ? { ok: true } : { ok: false, waitMs: Math.max(1, waitMs), reason: reason as "budget" | "hold" };
+    if (ok === 1) return { ok: true };
+    hostDeferrals.inc({ reason });
+    return { ok: false, waitMs: Math.max(1, waitMs), reason: reason as "budget" | "hold" };
   }
 
   /** Holds every fetch to the URL's host for `ms` (a Retry-After); a longer hold already set stays. */

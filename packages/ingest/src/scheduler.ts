@@ -2,6 +2,7 @@ import type { Queue } from "bullmq";
 import type { Logger } from "pino";
 import { JOB_NAMES, JOB_OPTIONS } from "@newsfeed/jobs";
 import { claimDueFeeds, pruneFetches, type Db } from "@newsfeed/store";
+import { scheduledFetches, schedulerErrors } from "./metrics.ts";
 
 export interface SchedulerOptions {
   db: Db;
@@ -33,6 +34,7 @@ export async function scheduleDueFeeds(opts: Omit<SchedulerOptions, "intervalMs"
         opts: { ...JOB_OPTIONS.fetch, jobId: `fetch-${f.id}-${now.getTime()}` },
       })),
     );
+    scheduledFetches.inc(due.length);
     total += due.length;
     if (due.length < opts.batchSize) return total;
   }
@@ -68,6 +70,7 @@ export function startScheduler(opts: SchedulerOptions): Scheduler {
         return n;
       })
       .catch((err: unknown) => {
+        schedulerErrors.inc();
         opts.logger.error({ err }, "scheduler round failed");
         return 0;
       })

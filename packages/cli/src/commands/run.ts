@@ -13,8 +13,14 @@ export const runCommand: Command = {
   name: "run",
   args: "<ingest|dedupe|all>",
   arity: [1, 1],
-  summary: "Run services until SIGINT/SIGTERM: ingest (scheduler + fetch worker), dedupe, or all",
-  examples: ["pnpm newsfeed run all", "INGEST_CONCURRENCY=32 pnpm newsfeed run ingest", "pnpm newsfeed run dedupe"],
+  summary:
+    "Run services until SIGINT/SIGTERM: ingest (scheduler + fetch worker), dedupe, or all. On the signal: no new work, " +
+    "the jobs in hand finish (up to SHUTDOWN_TIMEOUT_MS), exit 0; jobs still running then are left to be retried, exit 1; " +
+    "a second signal exits at once, 130",
+  examples: [
+    "pnpm newsfeed run all", "INGEST_CONCURRENCY=32 pnpm newsfeed run ingest", "pnpm newsfeed run dedupe",
+    "SHUTDOWN_TIMEOUT_MS=60000 pnpm newsfeed run dedupe",
+  ],
   async run({ positionals }) {
     const role = positionals[0] as Role;
     if (!ROLES.includes(role)) {
@@ -28,7 +34,7 @@ export const runCommand: Command = {
       await rt.close();
       throw err;
     }
-    await closeOnSignal(rt);
+    return closeOnSignal(rt);
   },
 };
 
@@ -93,13 +99,18 @@ export const startCommand: Command = {
     }
     const stopped = closeOnSignal(rt);
     if (sample) {
-      const done = await waitForRound(rt, new Set(sample.feedUrls), startedAt, 60_000);
-      const stories = await listStories(rt.db.db, { since: new Date(0), limit: 20 });
-      console.log(
-        `\n${done ? "Stories found in the bundled sample" : "Stories so far (the sample round did not finish in 60 s)"}:\n\n${printStories(stories)}\n\n` +
-          "newsfeed keeps polling; add your own feeds with `pnpm newsfeed feeds add <url>`. Ctrl-C stops it.\n",
-      );
+      // A signal during the sample round closes the pool under these queries: then just shut down.
+      const summary = await (async () => {
+        const done = await waitForRound(rt, new Set(sample.feedUrls), startedAt, 60_000);
+        return { done, stories: await listStories(rt.db.db, { since: new Date(0), limit: 20 }) };
+      })().catch(() => undefined);
+      if (summary) {
+        console.log(
+          `\n${summary.done ? "Stories found in the bundled sample" : "Stories so far (the sample round did not finish in 60 s)"}:\n\n${printStories(summary.stories)}\n\n` +
+            "newsfeed keeps polling; add your own feeds with `pnpm newsfeed feeds add <url>`. Ctrl-C stops it.\n",
+        );
+      }
     }
-    await stopped;
+    return stopped;
   },
 };
