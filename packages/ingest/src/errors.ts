@@ -8,10 +8,12 @@ export type IngestErrorCode =
   | "bad_encoding"
   | "gone"
   | "parse"
+  | "unsafe_xml"
   | "invalid_url"
   | "blocked_address"
   | "redirect_loop"
-  | "too_many_redirects";
+  | "too_many_redirects"
+  | "internal";
 
 export class IngestError extends Error {
   constructor(

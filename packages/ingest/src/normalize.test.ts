@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canonicalizeUrl, identityOf, normalizeItems, parseDate, resolveUrl } from "./normalize.ts";
+import { canonicalizeUrl, capTitle, identityOf, MAX_TITLE_CHARS, normalizeItems, parseDate, resolveUrl } from "./normalize.ts";
 import type { ParsedFeed, RawItem } from "./parse/parse-feed.ts";
 
 const raw = (over: Partial<RawItem>): RawItem => ({ guid: null, link: null, title: "T", content: "C", date: null, ...over });
@@ -110,5 +110,29 @@ describe("normalizeItems: relative links", () => {
     { name: "a non-http link is dropped", feed: {}, item: { link: "javascript:alert(1)" }, want: null },
   ])("$name", ({ feed, item, want }) => {
     expect(urlOf(feed, item)).toBe(want);
+  });
+});
+
+describe("hostile item text", () => {
+  const ctx = { feedId: 1, feedUrl: "http://x/feed", seenAt: now };
+  it("removes NUL from every field, keeps the rest verbatim", () => {
+    const feed: ParsedFeed = {
+      title: null, link: null,
+      items: [raw({ guid: "g\u0000", link: "http://x/\u0000a", title: "a\u0000'\"; %s\u001b[31m", content: "\u0000b\u0007", date: "2026-11-26\u0000" })],
+    };
+    const [it0] = normalizeItems(feed, ctx);
+    expect(it0).toMatchObject({ guid: "g", identityKey: "guid:g", url: "http://x/a", title: "a'\"; %s\u001b[31m", content: "b\u0007" });
+    expect(it0!.publishedAt).toBe("2026-11-26T00:00:00.000Z");
+    expect(JSON.stringify(it0)).not.toContain("\\u0000");
+  });
+  it("caps a title at MAX_TITLE_CHARS, never splitting a surrogate pair", () => {
+    const huge = "A".repeat(10_000_000);
+    const [it0] = normalizeItems({ title: null, link: null, items: [raw({ title: huge })] }, ctx);
+    expect(it0!.title).toHaveLength(MAX_TITLE_CHARS);
+    expect(it0!.title.endsWith("A…")).toBe(true);
+    const emoji = "x".repeat(MAX_TITLE_CHARS - 2) + "😀😀";
+    const cut = capTitle(emoji);
+    expect(cut).toBe("x".repeat(MAX_TITLE_CHARS - 2) + "…");
+    expect(capTitle("short")).toBe("short");
   });
 });

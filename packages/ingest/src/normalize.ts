@@ -5,6 +5,27 @@ import type { ParsedFeed, RawItem } from "./parse/parse-feed.ts";
 
 const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
 
+/**
+ * Longest title kept, in UTF-16 code units: a headline is a line, and a feed
+ * that puts megabytes in a title (garbage or an attack) would carry them into
+ * every queue payload, story row and terminal. Longer titles are cut at a code
+ * point boundary and end in "…".
+ */
+export const MAX_TITLE_CHARS = 1_000;
+
+/** NUL cannot be stored in Postgres text; it is removed from every field (whatever the parser let through). */
+const noNul = (s: string): string => (s.includes("\u0000") ? s.replace(/\u0000/g, "") : s);
+const noNulOrNull = (s: string | null): string | null => (s === null ? null : noNul(s) || null);
+
+/** `title` cut to MAX_TITLE_CHARS (the "…" included), never inside a surrogate pair. */
+export function capTitle(title: string): string {
+  if (title.length <= MAX_TITLE_CHARS) return title;
+  let end = MAX_TITLE_CHARS - 1;
+  const last = title.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${title.slice(0, end)}…`;
+}
+
 /** Query parameters that track clicks and never identify content. */
 const TRACKING = /^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|igshid|_hsenc|_hsmi|mkt_tok|ref_src|cmpid)$/i;
 
@@ -61,12 +82,21 @@ export function identityOf(item: RawItem, canonicalUrl: string | null): string {
  * URL), else the feed's xml:base, else the feed URL (the document's base, as XML
  * has it; the channel's <link> names the site, not a base). A guid repeated
  * inside one fetch gets a #2, #3 … suffix so that both entries are kept.
+ * NUL is removed from every field and titles are capped at MAX_TITLE_CHARS.
  */
 export function normalizeItems(feed: ParsedFeed, ctx: { feedId: number; feedUrl: string; seenAt: Date }): ItemPayload[] {
   const feedBase = resolveUrl(feed.base ?? null, ctx.feedUrl) ?? ctx.feedUrl;
   const seen = new Map<string, number>();
   const out: ItemPayload[] = [];
-  for (const raw of feed.items) {
+  for (const given of feed.items) {
+    const raw: RawItem = {
+      ...given,
+      guid: noNulOrNull(given.guid),
+      link: noNulOrNull(given.link),
+      title: capTitle(noNul(given.title)),
+      content: noNul(given.content),
+      date: noNulOrNull(given.date),
+    };
     const itemBase = resolveUrl(raw.base ?? null, ctx.feedUrl);
     const url = resolveUrl(raw.link, itemBase ?? feedBase);
     const canonicalUrl = canonicalizeUrl(url);

@@ -10,6 +10,7 @@ import {
 } from "@newsfeed/store";
 import { IngestError } from "./errors.ts";
 import type { HostGate } from "./hosts.ts";
+import { itemsIngested, observeFetch } from "./metrics.ts";
 import { fillFullText } from "./fulltext/fulltext.ts";
 import { conditionalGet, type HttpLimits } from "./http/get.ts";
 import { normalizeItems } from "./normalize.ts";
@@ -107,6 +108,10 @@ export async function pollFeed(deps: PollDeps, feedId: number, opts: { force?: b
   }
 
   const elapsed = () => Math.max(0, now().getTime() - startedAt.getTime());
+  // Metrics time the fetch on the monotonic clock (deps.now may be a test's fixed clock).
+  const t0 = performance.now();
+  const observe = (outcome: "ok" | "not_modified" | "error", st: number | null, errorClass?: string) =>
+    observeFetch(outcome, st, (performance.now() - t0) / 1000, errorClass);
   const record = (rec: FetchRecord, update: FeedUpdate) =>
     deps.recorder ? deps.recorder.record(rec, update) : recordFetch(deps.db, rec, update);
   const sinceLast = feed.lastCheckedAt ? startedAt.getTime() - feed.lastCheckedAt.getTime() : null;
@@ -132,6 +137,7 @@ export async function pollFeed(deps: PollDeps, feedId: number, opts: { force?: b
       await record({ ...base, durationMs: elapsed(), outcome: "not_modified", itemsFound: 0 }, {
         nextCheckAt: schedule(0, itemsPerDay, fresh), error: null, itemsPerDay, forced: unconditional, movedTo,
       });
+      observe("not_modified", status);
       return { feedId, outcome: "not_modified", status, items: 0 };
     }
     if (res.status === 410) throw new IngestError("gone", "410 Gone: polling stopped", { status });
@@ -157,6 +163,7 @@ export async function pollFeed(deps: PollDeps, feedId: number, opts: { force?: b
         { ...base, durationMs: elapsed(), outcome: "not_modified", bodyHash, itemsFound: 0 },
         { nextCheckAt: schedule(0, itemsPerDay, fresh), validators: validatorsOut, error: null, itemsPerDay, forced: unconditional, movedTo },
       );
+      observe("not_modified", status);
       return { feedId, outcome: "not_modified", status, items: 0 };
     }
     const text = decodeBody(res.body, contentType);
@@ -186,21 +193,39 @@ export async function pollFeed(deps: PollDeps, feedId: number, opts: { force?: b
         title: parsed.title, siteUrl: parsed.link, itemsPerDay, forced: unconditional, movedTo,
       },
     );
-    log.debug({ status, items: items.length, new: newItems }, "feed fetched");
+    observe("ok", status);
+    itemsIngested.inc({ kind: "new" }, newItems);
+    itemsIngested.inc({ kind: "updated" }, changed.length - newItems);
+    log.debug({ status, items: items.length, new: newItems, updated: changed.length - newItems }, "feed fetched");
     return { feedId, outcome: "ok", status, items: items.length, newItems, updatedItems: changed.length - newItems };
-  } catch (err) {
-    if (!(err instanceof IngestError)) throw err;
+  } catch (caught) {
+    // An unexpected exception (a bug in reading, or Postgres or Redis failing) is
+    // recorded on the feed as `internal`, so that the feed is rescheduled with the
+    // error backoff instead of sitting out the scheduler's lease; if even that
+    // record fails, the job fails with the original error.
+    const internal = !(caught instanceof IngestError);
+    const err = internal
+      ? new IngestError("internal", `internal error: ${caught instanceof Error ? caught.message : String(caught)}`, { cause: caught })
+      : caught;
     const errorCount = feed.errorCount + 1;
-    await record(
-      {
-        feedId, startedAt, durationMs: elapsed(), status: err.status ?? status, outcome: "error",
-        errorClass: err.code, error: err.message, bytes: 0, itemsFound: 0,
-      },
-      {
-        nextCheckAt: schedule(errorCount, feed.itemsPerDay, retryAfterMs),
-        error: { class: err.code, message: err.message }, gone: err.code === "gone",
-      },
-    );
+    if (internal) log.error({ err: caught }, "feed fetch failed with an unexpected error");
+    try {
+      await record(
+        {
+          feedId, startedAt, durationMs: elapsed(), status: err.status ?? status, outcome: "error",
+          errorClass: err.code, error: err.message, bytes: 0, itemsFound: 0,
+        },
+        {
+          nextCheckAt: schedule(errorCount, feed.itemsPerDay, retryAfterMs),
+          error: { class: err.code, message: err.message }, gone: err.code === "gone",
+        },
+      );
+    } catch (recordErr) {
+      if (!internal) throw recordErr;
+      observe("error", status, "internal");
+      throw caught;
+    }
+    observe("error", err.status ?? status, err.code);
     log.warn({ errorClass: err.code, err: err.message, status: err.status ?? status }, "feed fetch failed");
     return { feedId, outcome: "error", status: err.status ?? status, items: 0, errorClass: err.code };
   }

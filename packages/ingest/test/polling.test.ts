@@ -10,9 +10,9 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import pino from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { QUEUES, type ItemPayload, queuePrefix } from "@newsfeed/jobs";
+import { ownedKeyPatterns, QUEUES, type ItemPayload, queuePrefix } from "@newsfeed/jobs";
 import { HostGate, pollFeed, type PollDeps } from "@newsfeed/ingest";
-import { addFeed, getFeed, pruneFetches, recentFetches } from "@newsfeed/store";
+import { addFeed, createDb, FeedLoader, getFeed, pruneFetches, recentFetches } from "@newsfeed/store";
 import { createTestDatabase, type TestDatabase } from "@newsfeed/store/testing";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -100,8 +100,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await itemsQueue?.obliterate({ force: true }).catch(() => {});
   await itemsQueue?.close();
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
+  // Every key under the prefix: the host gates', and the queue's under its `{prefix:q}` hash tag.
+  for (const match of ownedKeyPatterns(prefix)) {
+    for await (const keys of redis.scanStream({ match, count: 1000 }) as AsyncIterable<string[]>) if (keys.length) await redis.del(...keys);
+  }
   await redis?.quit();
   await new Promise((r) => server?.close(r));
   await t?.drop();
@@ -244,6 +246,25 @@ describe("rule 4: errors back off, only 410 stops", () => {
     fail = false;
     await pollFeed(deps({ now: () => now }), f.id);
     expect((await getFeed(t.db, f.id))!).toMatchObject({ errorCount: 0, errorClass: null, lastError: null, state: "active" });
+  });
+
+  it("records an unexpected failure as internal and backs off; fails the job only when even that record fails", async () => {
+    // A real failure, not a mock: the items queue's Redis connection is closed.
+    const closedQueue = new Queue(QUEUES.items, { connection: { host: "127.0.0.1", port: 6379 }, prefix: queuePrefix(prefix) });
+    await closedQueue.close();
+    const f = await feedAt(serve(rss([{ guid: "a", title: "A" }])));
+    const now = new Date();
+    expect(await pollFeed(deps({ itemsQueue: closedQueue, now: () => now }), f.id)).toMatchObject({ outcome: "error", errorClass: "internal" });
+    expect((await getFeed(t.db, f.id))!).toMatchObject({ errorCount: 1, errorClass: "internal", lastError: expect.stringMatching(/^internal error: /) });
+    expect(await sinceNow(f.id, now)).toBe(10 * MIN); // the error backoff, not the scheduler's lease
+    expect((await recentFetches(t.db, f.id))[0]).toMatchObject({ outcome: "error", errorClass: "internal" });
+
+    // Postgres gone as well (a closed pool): nothing can be recorded, so the job fails with the error itself.
+    const closedDb = createDb(t.url);
+    await closedDb.close();
+    const feeds = new FeedLoader(t.db); // the feed itself still loads
+    await expect(pollFeed(deps({ itemsQueue: closedQueue, db: closedDb.db, feeds, now: () => now }), f.id)).rejects.toThrow(/Cannot use a pool after calling end/);
+    expect((await getFeed(t.db, f.id))!.errorCount).toBe(1);
   });
 
   it("stops polling on 410 Gone and says so", async () => {

@@ -22,6 +22,8 @@ const limits: HttpLimits = { timeoutMs: 5_000, maxBytes: 1 << 20, userAgent: "ne
 
 interface Route { type: string | null; body: Buffer }
 const routes = new Map<string, Route>();
+const requests = new Map<string, number>();
+const hits = (path: string) => requests.get(path) ?? 0;
 const route = (path: string, type: string | null, body: string | Buffer) =>
   routes.set(path, { type, body: typeof body === "string" ? Buffer.from(body) : body });
 
@@ -29,6 +31,7 @@ let server: Server;
 let origin = "";
 beforeAll(async () => {
   server = createServer((req, res) => {
+    requests.set(req.url ?? "", hits(req.url ?? "") + 1);
     const r = routes.get(req.url ?? "");
     if (!r) return res.writeHead(404).end();
     res.writeHead(200, r.type ? { "content-type": r.type } : {});
@@ -139,12 +142,13 @@ describe("malformed but recoverable (rule 10)", () => {
     expect(err.code).toBe("parse");
   });
 
-  it("expands no entity bomb and reads no external entity", async () => {
+  it("refuses an entity bomb with an external entity as unsafe_xml, reading nothing", async () => {
     const dtd = `<!DOCTYPE rss [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;"><!ENTITY xxe SYSTEM "${origin}/h/secret">]>`;
     route("/h/secret", "text/plain", "TOP SECRET");
     route("/h/bomb", "text/xml", dtd + rss(rssItem("&lol2; &xxe;")).replace('<?xml version="1.0"?>', ""));
-    const { items } = await read("/h/bomb");
-    expect(items[0]!.title).toBe("&lol2; &xxe;");
+    const err = await readError("/h/bomb");
+    expect(err.code).toBe("unsafe_xml");
+    expect(hits("/h/secret")).toBe(0);
   });
 });
 

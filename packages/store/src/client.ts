@@ -24,8 +24,15 @@ export function createDb(url: string, opts: CreateDbOptions = {}): DbHandle {
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? "newsfeed",
   });
-  // An idle client that loses its connection must not crash the process.
+  // A client that loses its connection (Postgres restarted: 57P01, network
+  // cut) must not crash the process. pg reports an idle client's loss on the
+  // pool; a checked-out client's on the client itself, where no listener would
+  // make it an uncaught 'error'. The query in flight still rejects, and the pool
+  // drops the broken client, so the job fails and is retried.
   pool.on("error", () => {});
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
   const db = drizzle(pool, { schema }) as Db;
   let closed: Promise<void> | undefined;
   return {

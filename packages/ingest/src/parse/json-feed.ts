@@ -1,14 +1,25 @@
 import { IngestError } from "../errors.ts";
 import type { ParsedFeed, RawItem } from "./parse-feed.ts";
 
-/** Text of a JSON value or of an xml2js node (`{ _: text, $: attrs }`), trimmed; null when empty. */
+/** NUL cannot be stored in Postgres text: it is removed from every string a feed gives. */
+export const stripNul = (s: string): string => (s.includes("\u0000") ? s.replace(/\u0000/g, "") : s);
+
+/** Text of a JSON value or of an xml2js node (`{ _: text, $: attrs }`), trimmed, NUL removed; null when empty. */
 export const textOf = (v: unknown): string | null => {
-  if (typeof v === "string") return v.trim() || null;
+  if (typeof v === "string") return stripNul(v).trim() || null;
   if (typeof v === "number" && Number.isFinite(v)) return String(v);
   if (Array.isArray(v)) return textOf(v[0]);
   if (v && typeof v === "object" && "_" in v) return textOf((v as { _: unknown })._);
   return null;
 };
+
+/**
+ * A JSON Feed string field: a string (trimmed, NUL removed), else null. Values
+ * of the wrong type (objects, arrays, booleans, numbers) are ignored rather
+ * than coerced; `id` alone may also be a number (JSON Feed 1.0 generators).
+ */
+const str = (v: unknown): string | null => (typeof v === "string" ? stripNul(v).trim() || null : null);
+const idOf = (v: unknown): string | null => (typeof v === "number" && Number.isFinite(v) ? String(v) : str(v));
 
 const records = (v: unknown): Record<string, unknown>[] =>
   (Array.isArray(v) ? v : v && typeof v === "object" ? [v] : []).filter(
@@ -30,15 +41,15 @@ export function parseJsonFeed(text: string): ParsedFeed {
   if (rss && typeof rss === "object" && !Array.isArray(rss)) return rssInJson(rss as Record<string, unknown>);
   if (!Array.isArray(feed.items)) throw new IngestError("parse", "invalid JSON feed: no items array");
   return {
-    title: textOf(feed.title),
-    link: textOf(feed.home_page_url),
+    title: str(feed.title),
+    link: str(feed.home_page_url),
     items: records(feed.items).map(
       (it): RawItem => ({
-        guid: textOf(it.id),
-        link: textOf(it.url) ?? textOf(it.external_url),
-        title: textOf(it.title) ?? "",
-        content: textOf(it.content_html) ?? textOf(it.content_text) ?? textOf(it.summary) ?? "",
-        date: textOf(it.date_published) ?? textOf(it.date_modified),
+        guid: idOf(it.id),
+        link: str(it.url) ?? str(it.external_url),
+        title: str(it.title) ?? "",
+        content: str(it.content_html) ?? str(it.content_text) ?? str(it.summary) ?? "",
+        date: str(it.date_published) ?? str(it.date_modified),
       }),
     ),
   };

@@ -176,9 +176,47 @@ describe("parseFeed: malformed but recoverable", () => {
     await expect(parseFeed(text)).rejects.toSatisfy((e) => e instanceof IngestError && e.code === "parse");
   });
 
-  it("reads no external entity and expands no entity bomb", async () => {
-    const xxe = `<!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/hostname"><!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;">]>`;
-    const feed = await parseFeed(xxe + RSS.replace("<title>One</title>", "<title>&x;|&b;|&a;</title>"));
-    expect(feed.items[0]!.title).toBe("&x;|&b;|ha");
+  it.each([
+    ["an external entity", `<!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/hostname">]>`, "&x;"],
+    ["an entity bomb", `<!DOCTYPE rss [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;">]>`, "&b;"],
+  ])("refuses %s as unsafe_xml", async (_name, doctype, ref) => {
+    const text = doctype + RSS.replace("<title>One</title>", `<title>${ref}</title>`);
+    await expect(parseFeed(text)).rejects.toSatisfy((e) => e instanceof IngestError && e.code === "unsafe_xml");
+  });
+});
+
+describe("parseFeed: hostile JSON Feed values", () => {
+  it("ignores fields of the wrong type instead of coercing them", async () => {
+    const text = JSON.stringify({
+      version: "https://jsonfeed.org/version/1.1", title: { x: 1 }, home_page_url: 7,
+      items: [
+        { id: { x: 1 }, url: 42, title: ["arr"], content_html: { _: "obj" }, date_published: true },
+        { id: 5, url: "http://x/5", title: "Five", content_text: false, summary: "sum" },
+        5, "s", null, [1],
+      ],
+    });
+    const feed = await parseFeed(text);
+    expect(feed.title).toBeNull();
+    expect(feed.link).toBeNull();
+    expect(feed.items).toEqual([
+      { guid: null, link: null, title: "", content: "", date: null },
+      { guid: "5", link: "http://x/5", title: "Five", content: "sum", date: null },
+    ]);
+  });
+  it.each([
+    ["items that is a string", { version: "https://jsonfeed.org/version/1.1", items: "x" }],
+    ["items that is an object", { version: "https://jsonfeed.org/version/1.1", items: { id: "1" } }],
+    ["a root that is an array", [{ id: "1" }]],
+  ])("classifies %s as a parse error", async (_name, doc) => {
+    await expect(parseFeed(JSON.stringify(doc))).rejects.toSatisfy((e) => e instanceof IngestError && e.code === "parse");
+  });
+  it("removes NUL, which Postgres text cannot hold, and keeps every other control character", async () => {
+    const text = JSON.stringify({
+      version: "https://jsonfeed.org/version/1.1", title: "F\u0000eed",
+      items: [{ id: "a\u0000b", url: "http://x/\u00001", title: "x\u0000y\u001b[31mz\u0007", content_text: "c\u0000\u0001" }],
+    });
+    const feed = await parseFeed(text);
+    expect(feed.title).toBe("Feed");
+    expect(feed.items[0]).toMatchObject({ guid: "ab", link: "http://x/1", title: "xy\u001b[31mz\u0007", content: "c\u0001" });
   });
 });

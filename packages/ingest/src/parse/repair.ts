@@ -1,7 +1,7 @@
 import { IngestError } from "../errors.ts";
 import { CP1252_HIGH } from "./charset.ts";
 import { joinBase } from "./base.ts";
-import { htmlEntity, internalEntities, isXmlChar } from "./entities.ts";
+import { htmlEntity, internalEntities, isXmlChar, unsafeDoctype } from "./entities.ts";
 
 /**
  * One linear pass that turns a feed's text into XML that a strict parser reads
@@ -19,8 +19,10 @@ import { htmlEntity, internalEntities, isXmlChar } from "./entities.ts";
  *   the elements left open inside them; stray end tags go;
  * - a document that ends early is cut back before its unfinished item or entry
  *   and the open elements are closed (a partial item is never read);
- * - internal DTD entities with plain text values are expanded, within a budget;
- *   external entities are never read; nesting deeper than MAX_DEPTH is refused;
+ * - internal DTD entities with plain text values are expanded; a DOCTYPE that
+ *   declares an external entity or an entity naming another, or expansion past
+ *   ENTITY_BUDGET characters, is refused (`unsafe_xml`): nothing is read or
+ *   fetched; nesting deeper than MAX_DEPTH is refused (`parse`);
  * - text elements (titles, descriptions, content) that hold markup become text:
  *   titles keep their text (an Atom `type="xhtml"` title reads as plain text),
  *   content keeps its markup, escaped;
@@ -115,8 +117,11 @@ export function repairXml(input: string): Repaired {
             return isXmlChar(cp) ? `&#${cp};` : "";
           }
           const declared = entities.get(name);
-          if (declared !== undefined && budget >= declared.length) {
+          if (declared !== undefined) {
             budget -= declared.length;
+            if (budget < 0) {
+              throw new IngestError("unsafe_xml", `entity expansion over ${ENTITY_BUDGET.toLocaleString("en-US")} characters: refused`);
+            }
             return escapeText(declared);
           }
           const cp = htmlEntity(name);
@@ -214,7 +219,10 @@ export function repairXml(input: string): Repaired {
     if (bracket < 0 || bracket > gt) return gt + 1;
     const endSubset = find("]", bracket);
     if (endSubset < 0) return -1;
-    for (const [name, value] of internalEntities(text.slice(bracket + 1, endSubset))) entities.set(name, value);
+    const subset = text.slice(bracket + 1, endSubset);
+    const unsafe = unsafeDoctype(subset);
+    if (unsafe) throw new IngestError("unsafe_xml", `the DOCTYPE ${unsafe}: refused, nothing read or fetched`);
+    for (const [name, value] of internalEntities(subset)) entities.set(name, value);
     const close = find(">", endSubset);
     return close < 0 ? -1 : close + 1;
   };
