@@ -210,6 +210,13 @@ describe("parseFeed: hostile JSON Feed values", () => {
   ])("classifies %s as a parse error", async (_name, doc) => {
     await expect(parseFeed(JSON.stringify(doc))).rejects.toSatisfy((e) => e instanceof IngestError && e.code === "parse");
   });
+  it.each([
+    ["in an RSS title", RSS.replace("<title>One</title>", "<title>O\u0000ne</title>"), "bad_encoding"],
+    ["after an RSS document (padding)", `${RSS}\u0000\u0000`, "bad_encoding"],
+    ["in a JSON Feed's raw text (invalid JSON)", `{"version": "https://jsonfeed.org/version/1.1", "items": []}\u0000`, "parse"],
+  ])("refuses a raw NUL %s", async (_name, text, code) => {
+    await expect(parseFeed(text)).rejects.toSatisfy((e) => e instanceof IngestError && e.code === code);
+  });
   it("removes NUL, which Postgres text cannot hold, and keeps every other control character", async () => {
     const text = JSON.stringify({
       version: "https://jsonfeed.org/version/1.1", title: "F\u0000eed",

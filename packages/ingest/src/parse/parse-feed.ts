@@ -59,6 +59,12 @@ export async function parseFeed(text: string): Promise<ParsedFeed> {
 async function read(text: string): Promise<ParsedFeed> {
   const trimmed = text.replace(/^[\uFEFF\s]+/, "");
   if (trimmed.startsWith("{")) return parseJsonFeed(trimmed);
+  // NUL is in no XML document and no text: a body holding it is binary, or an attack on the
+  // readers behind us (C strings, Postgres text). Refused, where other stray controls are dropped.
+  const nul = trimmed.indexOf("\u0000");
+  if (nul >= 0) {
+    throw new IngestError("bad_encoding", `not text: a NUL character (U+0000) at character ${nul.toLocaleString("en-US")}`);
+  }
   const { xml, root } = repairXml(trimmed);
   if (!root) throw new IngestError("parse", "not a readable feed: no XML element found");
   let out: Parser.Output<Node> & Node;
