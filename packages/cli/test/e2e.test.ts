@@ -12,25 +12,13 @@ import { createLogger } from "../src/logger.ts";
 import { createRuntime, startServices, type Runtime } from "../src/runtime.ts";
 import { expectedClusters, OUTLETS } from "../src/sample/outlets.ts";
 import { startSampleServer, type SampleServer } from "../src/sample/server.ts";
-import { dropRedisPrefix, queuesIdle, snapshotRows, testConfig } from "./helpers.ts";
+import { dropRedisPrefix, queuesIdle, roundDone, snapshotRows, testConfig } from "./helpers.ts";
 
 let t: TestDatabase;
 let sample: SampleServer;
 let rt: Runtime;
 const gold = expectedClusters();
 const copies = [...gold.values()].reduce((n, c) => n + c.length, 0);
-
-/** Waits until every feed was checked at or after `since` and both queues are empty. */
-async function roundDone(since: Date): Promise<void> {
-  await vi.waitFor(
-    async () => {
-      const feeds = await listFeeds(t.db);
-      expect(feeds.every((f) => f.lastCheckedAt !== null && f.lastCheckedAt >= since)).toBe(true);
-      expect(await queuesIdle([rt.fetchQueue, rt.itemsQueue])).toBe(true);
-    },
-    { timeout: 30_000, interval: 100 },
-  );
-}
 
 beforeAll(async () => {
   t = await createTestDatabase();
@@ -40,7 +28,7 @@ beforeAll(async () => {
   rt = createRuntime(config, createLogger("silent", { pretty: false }));
   const since = new Date(Date.now() - 1000);
   await startServices(rt, "all");
-  await roundDone(since);
+  await roundDone(rt, since);
 });
 
 afterAll(async () => {
@@ -96,7 +84,7 @@ describe("end to end on the bundled sample", () => {
     const before = await snapshotRows(t.pool);
     const since = new Date();
     await makeAllFeedsDue(t.db, since);
-    await roundDone(since);
+    await roundDone(rt, since);
     expect(await snapshotRows(t.pool)).toBe(before);
     const { rows } = await t.pool.query(
       `SELECT outcome, count(*)::int AS n FROM fetches WHERE started_at >= $1 GROUP BY outcome`,

@@ -4,10 +4,12 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import pg from "pg";
 import type { Queue } from "bullmq";
-import { expect } from "vitest";
+import { expect, vi } from "vitest";
 import { ownedKeyPatterns } from "@newsfeed/jobs";
-import { TEST_ADMIN_URL } from "@newsfeed/store/testing";
+import { listFeeds } from "@newsfeed/store";
+import { databaseUrl, dropDatabase } from "@newsfeed/store/testing";
 import { loadConfig, type Config } from "../src/config.ts";
+import type { Runtime } from "../src/runtime.ts";
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -55,21 +57,7 @@ export const cliEnv = (config: Pick<Config, "DATABASE_URL" | "REDIS_URL" | "NEWS
  */
 export function scratchDatabase(prefix: string): { url: string; name: string; drop(): Promise<void> } {
   const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
-  const url = new URL(TEST_ADMIN_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    name,
-    async drop() {
-      const admin = new pg.Client({ connectionString: TEST_ADMIN_URL });
-      await admin.connect();
-      try {
-        await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
-      } finally {
-        await admin.end();
-      }
-    },
-  };
+  return { url: databaseUrl(name), name, drop: () => dropDatabase(name) };
 }
 
 /** A config for tests: the given database, a Redis prefix of its own, fast scheduling, no logs. */
@@ -115,6 +103,18 @@ export async function redisState(redis: Redis, prefix: string): Promise<Record<s
     for (const k of keys) out[k] = (await redis.dumpBuffer(k))?.toString("hex") ?? "";
   });
   return out;
+}
+
+/** Waits until every feed of the runtime's database was checked at or after `since` and both queues are empty. */
+export async function roundDone(rt: Pick<Runtime, "db" | "fetchQueue" | "itemsQueue">, since: Date): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const feeds = await listFeeds(rt.db.db);
+      expect(feeds.every((f) => f.lastCheckedAt !== null && f.lastCheckedAt >= since)).toBe(true);
+      expect(await queuesIdle([rt.fetchQueue, rt.itemsQueue])).toBe(true);
+    },
+    { timeout: 30_000, interval: 100 },
+  );
 }
 
 export async function queuesIdle(queues: Queue[]): Promise<boolean> {

@@ -20,7 +20,7 @@ import { createRuntime, startServices, type Runtime, type Services } from "../sr
 import { expectedClusters } from "../src/sample/outlets.ts";
 import { startSampleServer, type SampleServer } from "../src/sample/server.ts";
 import { cachedLoader, startServer, type ServiceServer } from "../src/server.ts";
-import { dropRedisPrefix, queuesIdle, testConfig } from "./helpers.ts";
+import { dropRedisPrefix, roundDone, testConfig } from "./helpers.ts";
 
 const run = promisify(execFile);
 const silent = () => createLogger("silent", { pretty: false });
@@ -88,14 +88,7 @@ describe("the service endpoints of `run all`", () => {
     const since = new Date(Date.now() - 1000);
     services = await startServices(rt, "all", { httpPort: 0, httpHost: "127.0.0.1" });
     server = services.http!;
-    await vi.waitFor(
-      async () => {
-        const feeds = await listFeeds(t.db);
-        expect(feeds.every((f) => f.lastCheckedAt !== null && f.lastCheckedAt >= since)).toBe(true);
-        expect(await queuesIdle([rt.fetchQueue, rt.itemsQueue])).toBe(true);
-      },
-      { timeout: 30_000, interval: 100 },
-    );
+    await roundDone(rt, since);
   });
 
   afterAll(async () => {

@@ -1,15 +1,14 @@
 /**
  * The dedupe stage's Prometheus metrics, in prom-client's process-global registry
  * (the one the service's /metrics serves; see docs/observability.md). Looked up by
- * name before creation, so that a second load of this module, or the ingest
- * package's identical definition of the shared job histogram, registers nothing twice.
+ * name before creation (metricOnce), so that a second load of this module registers
+ * nothing twice. The job duration histogram is @newsfeed/jobs', shared with ingest.
  */
-import { Counter, Histogram, register, type Metric } from "prom-client";
+import { Counter } from "prom-client";
+import { metricOnce } from "@newsfeed/jobs";
 import type { SaveResult } from "@newsfeed/store";
 
-function metricOnce<T extends Metric>(name: string, make: () => T): T {
-  return (register.getSingleMetric(name) as T | undefined) ?? make();
-}
+export { jobDuration } from "@newsfeed/jobs";
 
 export type DedupeDecision = "new_story" | "joined" | "merged";
 
@@ -34,18 +33,6 @@ export const itemsStored = metricOnce(
     }),
 );
 for (const kind of ["inserted", "updated"]) itemsStored.inc({ kind }, 0);
-
-/** Same definition as @newsfeed/ingest's: whichever package loads first registers it. */
-export const jobDuration = metricOnce(
-  "newsfeed_job_duration_seconds",
-  () =>
-    new Histogram({
-      name: "newsfeed_job_duration_seconds",
-      help: "Time a worker spent on one job, by queue (failed jobs included)",
-      labelNames: ["queue"] as const,
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    }),
-);
 
 /**
  * The decisions a committed batch stored, from its SaveResult: each story created is

@@ -1,20 +1,17 @@
 /**
  * The ingest stage's Prometheus metrics, in prom-client's process-global registry
  * (the one the service's /metrics serves; see docs/observability.md). Each metric
- * is looked up by name before it is created, so that this module loading twice in
- * one process (test runners, two copies of the package) never registers a name twice.
+ * is looked up by name before it is created (metricOnce), so that this module loading
+ * twice in one process never registers a name twice. The job duration histogram is
+ * @newsfeed/jobs', shared with the dedupe worker.
  */
-import { Counter, Histogram, register, type Metric } from "prom-client";
+import { Counter, Histogram } from "prom-client";
+import { metricOnce } from "@newsfeed/jobs";
 
-/** The registered metric of that name, else the one `make` registers. */
-export function metricOnce<T extends Metric>(name: string, make: () => T): T {
-  return (register.getSingleMetric(name) as T | undefined) ?? make();
-}
+export { jobDuration, metricOnce } from "@newsfeed/jobs";
 
 /** Upper bounds of the fetch duration buckets, in seconds. */
 export const FETCH_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-/** Upper bounds of the job duration buckets, in seconds (shared by the dedupe package). */
-export const JOB_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 export const fetchesTotal = metricOnce(
   "newsfeed_fetches_total",
@@ -94,17 +91,6 @@ export const fetchLag = metricOnce(
       name: "newsfeed_fetch_lag_seconds",
       help: "How late a scheduled fetch started: the job's start minus the time the feed was due",
       buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 3600],
-    }),
-);
-
-export const jobDuration = metricOnce(
-  "newsfeed_job_duration_seconds",
-  () =>
-    new Histogram({
-      name: "newsfeed_job_duration_seconds",
-      help: "Time a worker spent on one job, by queue (failed jobs included)",
-      labelNames: ["queue"] as const,
-      buckets: JOB_BUCKETS,
     }),
 );
 

@@ -86,3 +86,4 @@ export const JOB_NAMES: Record<QueueName, string> = {
   fetch: "fetch-feed",
   items: "dedupe-items",
 };
+export { jobDuration, metricOnce } from "./metrics.ts";

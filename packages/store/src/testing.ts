@@ -16,23 +16,34 @@ export interface TestDatabase extends DbHandle {
 /** Creates and migrates a uniquely named database; `drop()` removes it. */
 export async function createTestDatabase(prefix = "nf_test"): Promise<TestDatabase> {
   const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
-  const url = new URL(TEST_ADMIN_URL);
-  url.pathname = `/${name}`;
-  await runMigrations(url.toString());
-  const handle = createDb(url.toString(), { max: 8 });
+  const url = databaseUrl(name);
+  await runMigrations(url);
+  const handle = createDb(url, { max: 8 });
   return {
     ...handle,
-    url: url.toString(),
+    url,
     name,
     async drop() {
       await handle.close();
-      const admin = new pg.Client({ connectionString: TEST_ADMIN_URL });
-      await admin.connect();
-      try {
-        await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
-      } finally {
-        await admin.end();
-      }
+      await dropDatabase(name);
     },
   };
+}
+
+/** The URL of database `name` on the test server (TEST_DATABASE_URL's server and credentials). */
+export function databaseUrl(name: string): string {
+  const url = new URL(TEST_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Drops database `name` on the test server, closing its other connections; absent is fine. */
+export async function dropDatabase(name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: TEST_ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
 }
